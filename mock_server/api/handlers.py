@@ -1,0 +1,161 @@
+"""Handlers of the Pixxel API: translate a validated call into a model call and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..calls import Call, HandlerRegistry, Reply
+from ..model.catalog import ApiKey
+from ..model.timefmt import parse_rfc3339, utc_day
+from . import views
+
+HANDLERS = HandlerRegistry()
+
+
+def _key(call: Call) -> ApiKey:
+    assert call.key is not None, "secured operations always carry a key"
+    return call.key
+
+
+def _filters(call: Call, *names: str) -> dict[str, str]:
+    """The filters given, with dates normalised to their UTC day."""
+    filters = {n: call.params[n] for n in names if call.params.get(n) is not None}
+    for name in ("created_on", "updated_at"):
+        if name in filters:
+            filters[name] = utc_day(parse_rfc3339(filters[name]))
+    return filters
+
+
+@HANDLERS("ping")
+def ping(call: Call) -> Reply:
+    return 200, "pong"
+
+
+@HANDLERS("listProjects")
+def list_projects(call: Call) -> Reply:
+    count, page = call.runtime.service.list_projects(
+        _key(call), call.params["page_num"], call.params["page_size"]
+    )
+    return 200, {"count": count, "projects": [views.project(p) for p in page]}
+
+
+@HANDLERS("getProject")
+def get_project(call: Call) -> Reply:
+    project = call.runtime.service.get_project(_key(call), call.params["id"].lower())
+    return 200, {"project": views.project(project)}
+
+
+@HANDLERS("listBlocks")
+def list_blocks(call: Call) -> Reply:
+    blocks = call.runtime.service.list_blocks(mode=call.params.get("mode"))
+    return 200, {"blocks": [views.block(b) for b in blocks]}
+
+
+def _guide_blocks(call: Call, mode: str) -> Reply:
+    blocks = call.runtime.service.list_blocks(
+        mode=mode, name=call.params.get("name"), version=call.params.get("version")
+    )
+    return 200, {"blocks": [views.guide_block(b) for b in blocks]}
+
+
+@HANDLERS("listWorkflowBlocks")
+def list_workflow_blocks(call: Call) -> Reply:
+    return _guide_blocks(call, "workflow")
+
+
+@HANDLERS("listInsightBlocks")
+def list_insight_blocks(call: Call) -> Reply:
+    return _guide_blocks(call, "insight")
+
+
+@HANDLERS("getBlockVersions")
+def get_block_versions(call: Call) -> Reply:
+    blocks = call.runtime.service.block_versions(call.params["name"])
+    return 200, {"blocks": [views.block(b) for b in blocks]}
+
+
+@HANDLERS("getBlockByVersion")
+def get_block_by_version(call: Call) -> Reply:
+    return 200, views.block(
+        call.runtime.service.block_version(call.params["name"], call.params["version"])
+    )
+
+
+@HANDLERS("listWorkflows")
+def list_workflows(call: Call) -> Reply:
+    project_id = call.params.get("project_id")
+    total, page = call.runtime.service.list_workflows(
+        _key(call),
+        project_id.lower() if project_id else None,
+        _filters(call, "id", "name", "created_by", "created_on", "updated_at"),
+        call.params["offset"],
+        call.params["limit"],
+    )
+    pagination = {"limit": call.params["limit"], "offset": call.params["offset"], "total": total}
+    return 200, {"workflows": [views.workflow_summary(w) for w in page], "pagination": pagination}
+
+
+@HANDLERS("getWorkflow")
+def get_workflow(call: Call) -> Reply:
+    workflow = call.runtime.service.workflow(
+        _key(call), _id(call, "workflow_id"), _id(call, "project_id")
+    )
+    return 200, views.workflow(workflow)
+
+
+@HANDLERS("getWorkflowCostEstimate")
+def get_workflow_cost_estimate(call: Call) -> Reply:
+    workflow = call.runtime.service.workflow(_key(call), _id(call, "workflow_id"))
+    return 200, {"estimated_cost": workflow.estimated_cost}
+
+
+@HANDLERS("listJobs")
+def list_jobs(call: Call) -> Reply:
+    jobs = call.runtime.service.list_jobs(
+        _key(call),
+        call.namespace,
+        _id(call, "workflow_id"),
+        _filters(call, "id", "status", "created_by", "created_on"),
+    )
+    return 200, {"jobs": [views.job_summary(j) for j in jobs]}
+
+
+@HANDLERS("createJob")
+def create_job(call: Call) -> Reply:
+    service = call.runtime.service
+    job = service.create_job(
+        _key(call), call.namespace, _id(call, "workflow_id"), _id(call, "project_id")
+    )
+    return 200, views.job(job, service)
+
+
+@HANDLERS("getJob")
+def get_job(call: Call) -> Reply:
+    service = call.runtime.service
+    job = service.get_job(_key(call), call.namespace, _id(call, "workflow_id"), _id(call, "job_id"))
+    return 200, views.job(job, service)
+
+
+@HANDLERS("downloadJob")
+def download_job(call: Call) -> Reply:
+    download = call.runtime.service.download_job(
+        _key(call), call.namespace, _id(call, "workflow_id"), _id(call, "job_id")
+    )
+    return 200, views.download_job(download, call.base_url)
+
+
+@HANDLERS("downloadTask")
+def download_task(call: Call) -> Reply:
+    download = call.runtime.service.download_task(
+        _key(call),
+        call.namespace,
+        _id(call, "workflow_id"),
+        _id(call, "job_id"),
+        _id(call, "task_id"),
+    )
+    return 200, views.download_task(download, call.base_url)
+
+
+def _id(call: Call, name: str) -> Any:
+    """UUIDs compare in canonical lower case, whatever case the client sent."""
+    return call.params[name].lower()

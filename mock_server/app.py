@@ -1,0 +1,51 @@
+"""The Flask app factory: the Pixxel API and the control plane, both bound from their specs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response
+
+from .api.handlers import HANDLERS as API_HANDLERS
+from .binding import api_guard, bind_spec, control_guard, install_error_handlers, install_journal
+from .config import MockConfig
+from .control.handlers import HANDLERS as CONTROL_HANDLERS
+from .runtime import Runtime
+
+EXTENSION = "pixxel_mock"
+
+
+def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
+    """Build a mock app. `config` is a MockConfig, a mapping of its fields, or None."""
+    runtime = Runtime.build(MockConfig.coerce(config))
+    app = Flask(__name__)
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = True
+    app.config["MAX_CONTENT_LENGTH"] = runtime.config.max_body_bytes
+    app.extensions[EXTENSION] = runtime
+    app.extensions["pixxel_mock_operations"] = {}
+    bind_spec(app, runtime.api_spec, API_HANDLERS, runtime, api_guard)
+    bind_spec(app, runtime.control_spec, CONTROL_HANDLERS, runtime, control_guard)
+    _serve_contract(app, runtime)
+    install_error_handlers(app)
+    install_journal(app, runtime)
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions[EXTENSION]
+
+
+def _serve_contract(app: Flask, runtime: Runtime) -> None:
+    """The contract itself, at /openapi.json and /openapi.yaml."""
+    spec = runtime.api_spec
+
+    def as_json() -> Response:
+        return Response(spec.as_json, mimetype="application/json")
+
+    def as_yaml() -> Response:
+        return Response(spec.as_yaml, mimetype="application/yaml")
+
+    for rule, view in (("/openapi.json", as_json), ("/openapi.yaml", as_yaml)):
+        app.add_url_rule(rule, endpoint=view.__name__, view_func=view, methods=["GET"])

@@ -1,0 +1,232 @@
+"""Bind a compiled spec to Flask: one route per operationId, validated before its handler.
+
+The order for every request: route (404/405) -> guard (the API key, or the control
+plane's loopback/token rule) -> parameters and body (400/415) -> handler. Every
+error, Flask's own included, leaves in the documented envelope.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from .calls import Call, HandlerRegistry, Reply
+from .errors import ApiError, error_response, json_response
+from .model.catalog import ApiKey
+from .model.service import DomainError
+from .runtime import Runtime
+from .spec import ApiSpec, Operation, first_error
+from .validation import validate_request
+
+NAMESPACE_HEADER = "X-Mock-Session"
+CONTROL_TOKEN_HEADER = "X-Mock-Token"
+CONTROL_PREFIX = "/__mock"
+DEFAULT_NAMESPACE = "default"
+_NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_DOMAIN_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400}
+
+Guard = Callable[[Operation, Runtime, str], ApiKey | None]
+log = logging.getLogger("pixxel_mock")
+
+
+def api_guard(operation: Operation, runtime: Runtime, namespace: str) -> ApiKey | None:
+    """The API key check of the Pixxel API: missing, unknown or revoked keys are 403."""
+    if not operation.secured:
+        return None
+    header = request.headers.get("Authorization")
+    if header is None:
+        g.violations.append("missing Authorization header (security scheme ApiKeyAuth)")
+    return runtime.service.authenticate(header, namespace)
+
+
+def control_guard(operation: Operation, runtime: Runtime, namespace: str) -> ApiKey | None:
+    """Loopback clients only, unless a control token is configured: then the token only."""
+    if not operation.secured:
+        return None
+    token = runtime.config.control_token
+    if token is None:
+        if not is_loopback(request.remote_addr):
+            raise ApiError(
+                403,
+                "control_forbidden",
+                "The control API answers only loopback clients unless started with a token.",
+            )
+        return None
+    given = request.headers.get(CONTROL_TOKEN_HEADER, "")
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode()):
+        raise ApiError(
+            403,
+            "control_forbidden",
+            f"Send the control token in the {CONTROL_TOKEN_HEADER} header.",
+        )
+    return None
+
+
+def is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def namespace_of(header: str | None) -> str:
+    if header is None:
+        return DEFAULT_NAMESPACE
+    if not _NAMESPACE.fullmatch(header):
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f'Header "{NAMESPACE_HEADER}" must be 1-64 letters, digits, ".", "_" or "-".',
+            {"parameter": NAMESPACE_HEADER, "in": "header"},
+        )
+    return header
+
+
+def bind_spec(
+    app: Flask, spec: ApiSpec, handlers: HandlerRegistry, runtime: Runtime, guard: Guard
+) -> None:
+    """Add one route per operation of the spec; every operation must have a handler."""
+    missing = set(spec.operations) - set(handlers)
+    extra = set(handlers) - set(spec.operations)
+    if missing or extra:
+        raise RuntimeError(f"handlers do not match the spec: missing {missing}, unknown {extra}")
+    for operation in spec.operations.values():
+        view = _view(operation, handlers[operation.operation_id], runtime, guard)
+        view.provide_automatic_options = False  # type: ignore[attr-defined]
+        app.add_url_rule(
+            operation.flask_rule,
+            endpoint=operation.operation_id,
+            view_func=view,
+            methods=[operation.method],
+        )
+        app.extensions["pixxel_mock_operations"][operation.operation_id] = operation
+
+
+def _view(
+    operation: Operation, handler: Callable[[Call], Reply], runtime: Runtime, guard: Guard
+) -> Callable[..., Response]:
+    def view(**path_values: str) -> Response:
+        g.operation = operation
+        namespace = path_values.get("namespace") or namespace_of(
+            request.headers.get(NAMESPACE_HEADER)
+        )
+        g.namespace = namespace
+        try:
+            key = guard(operation, runtime, namespace)
+            params = validate_request(
+                operation,
+                path_values,
+                request.args,
+                request.headers,
+                request.get_data(cache=True),
+                request.content_type,
+            )
+            reply = handler(
+                Call(params, namespace, key, runtime, request.host_url, request.headers)
+            )
+        except DomainError as exc:
+            raise ApiError(_DOMAIN_STATUS[exc.kind], exc.code, exc.message, exc.details) from exc
+        if isinstance(reply, Response):
+            return reply
+        status, body = reply
+        return json_response(status, body)
+
+    view.__name__ = operation.operation_id
+    return view
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        if error.status == 400 or error.status == 415:
+            g.setdefault("violations", []).append(error.message)
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        headers = {}
+        if isinstance(error, NotFound):
+            code, message = "not_found", f"No operation is defined at {request.path}."
+        elif isinstance(error, MethodNotAllowed):
+            allowed = sorted(set(error.valid_methods or []) - {"OPTIONS"})
+            headers["Allow"] = ", ".join(allowed)
+            code = "method_not_allowed"
+            message = (
+                f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}."
+            )
+        elif status == 413:
+            code, message = "payload_too_large", "The request body is too large."
+        else:
+            code = (error.name or "error").lower().replace(" ", "_")
+            message = error.description or error.name
+        if status < 500:
+            g.setdefault("violations", []).append(message)
+        return error_response(ApiError(status, code, message, None, headers))
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(
+            ApiError(500, "internal_error", "The mock failed to process the request.")
+        )
+
+
+def install_journal(app: Flask, runtime: Runtime) -> None:
+    """Record every request outside the control plane; check responses in test mode."""
+
+    @app.before_request
+    def start() -> None:
+        g.started = time.perf_counter()
+        g.violations = []
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        operation: Operation | None = g.get("operation")
+        if runtime.config.validate_responses and operation is not None:
+            response = _checked(operation, response)
+        if not request.path.startswith(CONTROL_PREFIX):
+            runtime.store.journal_append(
+                {
+                    "namespace": g.get("namespace", DEFAULT_NAMESPACE),
+                    "at": time.time(),
+                    "method": request.method,
+                    "path": request.path,
+                    "query": request.query_string.decode("latin-1"),
+                    "operation_id": operation.operation_id if operation else None,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - g.started) * 1000, 3),
+                    "violations": g.violations,
+                }
+            )
+        return response
+
+
+def _checked(operation: Operation, response: Response) -> Response:
+    """Test mode: an answer that breaks the contract becomes a 500 that says why."""
+    status = str(response.status_code)
+    if status not in operation.responses:
+        problem = f"status {status} is not documented for {operation.operation_id}"
+    elif status in operation.response_validators:
+        body = response.get_json(silent=True)
+        problem = first_error(operation.response_validators[status], body)
+    else:
+        problem = None
+    if problem is None:
+        return response
+    g.violations.append(f"response: {problem}")
+    log.error("response of %s breaks the contract: %s", operation.operation_id, problem)
+    return error_response(
+        ApiError(
+            500,
+            "response_contract_violation",
+            f"The mock's {status} response of {operation.operation_id} breaks the spec: {problem}",
+        )
+    )

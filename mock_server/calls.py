@@ -1,0 +1,39 @@
+"""What a handler receives and returns, shared by the API and the control plane."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response
+
+from .model.catalog import ApiKey
+from .runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Call:
+    """One validated request: typed parameters, the caller's namespace and key."""
+
+    params: dict[str, Any]
+    namespace: str
+    key: ApiKey | None
+    runtime: Runtime
+    base_url: str
+    headers: Any
+
+
+Reply = tuple[int, Any] | Response
+Handler = Callable[[Call], Reply]
+
+
+class HandlerRegistry(dict[str, Handler]):
+    """operationId -> handler; `@registry("opId")` registers one."""
+
+    def __call__(self, operation_id: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self[operation_id] = handler
+            return handler
+
+        return register

@@ -1,0 +1,100 @@
+"""The `pixxel-mock` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import MockConfig
+from .model.catalog import FixtureError
+from .model.clock import CLOCK_MODES
+from .model.store import StateFileError
+from .model.timefmt import parse_rfc3339
+from .resources import FIXTURES_DIR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pixxel-mock",
+        description="Offline twin of the Pixxel Workflows/Jobs/Tasks API, and its contract tests.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the mock server",
+        description="Run the mock on gunicorn. Ctrl-C stops it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    serve.add_argument("--workers", type=int, default=2, help="worker processes")
+    serve.add_argument("--threads", type=int, default=4, help="threads per worker")
+    serve.add_argument("--seed", type=int, default=0, help="seed of ids and durations")
+    serve.add_argument("--clock", choices=CLOCK_MODES, default="wall", help="clock mode")
+    serve.add_argument(
+        "--speed", type=float, default=60.0, help="simulated seconds per real second (wall mode)"
+    )
+    serve.add_argument(
+        "--start-time",
+        type=parse_rfc3339,
+        default=None,
+        help="simulated time at start, RFC 3339 (default: now)",
+    )
+    serve.add_argument("--fixtures", type=Path, default=FIXTURES_DIR, help="fixtures directory")
+    serve.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="SQLite file that keeps the state across restarts (default: fresh at each start)",
+    )
+    serve.add_argument(
+        "--control-token",
+        default=None,
+        help="require this token (X-Mock-Token) on /__mock/ instead of loopback-only",
+    )
+    serve.add_argument(
+        "--url-ttl", type=int, default=3600, help="signed URL lifetime, simulated seconds"
+    )
+    serve.add_argument("--journal-size", type=int, default=10_000, help="journal entries kept")
+    serve.add_argument(
+        "--validate-responses",
+        action="store_true",
+        help="test mode: answer 500 when a response would break the spec",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve  # gunicorn is only needed here
+
+    try:
+        config = MockConfig(
+            fixtures_dir=args.fixtures,
+            state_file=args.state_file,
+            seed=args.seed,
+            clock_mode=args.clock,
+            speed=args.speed,
+            start_time=args.start_time,
+            control_token=args.control_token,
+            url_ttl_seconds=args.url_ttl,
+            journal_size=args.journal_size,
+            validate_responses=args.validate_responses,
+        )
+        serve(config, args.host, args.port, args.workers, args.threads)
+    except (FixtureError, StateFileError, ValueError) as exc:
+        print(f"pixxel-mock: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Configuration of one mock app; every CLI flag maps onto a field here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .model.clock import CLOCK_MODES
+from .resources import FIXTURES_DIR
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    fixtures_dir: Path = FIXTURES_DIR
+    state_file: Path | None = None  # None: a fresh temporary file for this app
+    seed: int = 0
+    clock_mode: str = "wall"
+    speed: float = 60.0  # simulated seconds per real second in wall mode
+    start_time: float | None = None  # simulated start (epoch seconds); None: now
+    control_token: str | None = None
+    validate_responses: bool = False  # test mode: a response that breaks the spec is a 500
+    journal_size: int = 10_000
+    max_body_bytes: int = 1 << 20
+    queue_seconds: float = 10.0
+    job_package_seconds: float = 30.0
+    task_package_seconds: float = 10.0
+    package_polls: int = 1
+    url_ttl_seconds: int = 3600
+
+    def __post_init__(self) -> None:
+        if self.clock_mode not in CLOCK_MODES:
+            raise ValueError(f"clock_mode must be one of {CLOCK_MODES}, not {self.clock_mode!r}")
+        if self.speed <= 0:
+            raise ValueError("speed must be positive")
+        if self.journal_size < 1:
+            raise ValueError("journal_size must be at least 1")
+
+    @classmethod
+    def coerce(cls, value: MockConfig | Mapping[str, Any] | None) -> MockConfig:
+        """Accept a MockConfig, a mapping of its fields (Flask style), or None for defaults."""
+        if value is None:
+            return cls()
+        if isinstance(value, MockConfig):
+            return value
+        known = {f.name for f in fields(cls)}
+        unknown = set(value) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        config = cls(**dict(value))
+        paths = {
+            name: Path(v)
+            for name in ("fixtures_dir", "state_file")
+            if (v := getattr(config, name)) is not None
+        }
+        return replace(config, **paths)

@@ -1,0 +1,1 @@
+"""The mock's control plane (/__mock/...) and its signed download route."""

@@ -1,0 +1,37 @@
+"""HTTP errors in the documented envelope: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response
+
+
+class ApiError(Exception):
+    """An error answer: status, snake_case code, human message and optional details."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details, self.headers = details, headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """Serialise without Flask's per-call indirections; compact, UTF-8."""
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return Response(payload, status=status, headers=headers, mimetype="application/json")
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.status, error.body(), error.headers)

@@ -1,0 +1,393 @@
+"""The mock's use cases, free of HTTP: what each API operation means for the model.
+
+Handlers call these methods with plain values and get model objects back, or a
+DomainError that the HTTP layer turns into the documented status and envelope.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from . import packages, signing
+from .catalog import ApiKey, BlockVersion, Catalog, Project, Workflow
+from .ids import derived_uuid
+from .lifecycle import JobPlan, JobRecord, JobState, evaluate, plan_job
+from .store import DownloadRecord, Store
+from .timefmt import utc_day
+
+NO_ACCESS = "The API key does not have access to this resource, or it does not exist."
+BAD_KEY = "Missing, invalid or revoked API key in the Authorization header."
+
+
+class DomainError(Exception):
+    """An expected refusal; `kind` says which (the HTTP layer maps it to a status)."""
+
+    kind = "invalid"
+
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.details = code, message, details
+
+
+class AccessDenied(DomainError):
+    kind = "forbidden"
+
+
+class NotFound(DomainError):
+    kind = "not_found"
+
+
+class NotFinished(DomainError):
+    kind = "invalid"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Lifecycle and download timings, all in simulated seconds unless said otherwise."""
+
+    seed: int = 0
+    queue_seconds: float = 10.0
+    job_package_seconds: float = 30.0
+    task_package_seconds: float = 10.0
+    package_polls: int = 1  # polls mode: PUTs after the first before a package is ready
+    url_ttl_seconds: int = 3600
+    plan_cache_size: int = 4096
+    package_cache_size: int = 32
+
+
+@dataclass(frozen=True)
+class JobView:
+    record: JobRecord
+    workflow: Workflow
+    state: JobState
+
+
+@dataclass(frozen=True)
+class DownloadView:
+    id: str
+    status: str
+    signed_path: str  # "" while pending; the HTTP layer makes it absolute
+    workflow_id: str
+    job_id: str
+    task_id: str
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A small LRU map; bounded so memory stays flat however many jobs are read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = self._items[key] = make()
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+
+class MockService:
+    """The domain operations behind the API, for one catalog and one store."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: Store,
+        settings: Settings,
+        real_time: Callable[[], float] = time.time,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.settings = settings
+        self._real_time = real_time
+        self._plans: BoundedCache[tuple[str, str, float], JobPlan] = BoundedCache(
+            settings.plan_cache_size
+        )
+        self._packages: BoundedCache[tuple[str, str, str], bytes] = BoundedCache(
+            settings.package_cache_size
+        )
+        self._secret = store.meta("secret")
+
+    # -- clock and keys ----------------------------------------------------
+    def now(self, namespace: str) -> float:
+        return self.store.clock(namespace).now(self._real_time())
+
+    def authenticate(self, header: str | None, namespace: str) -> ApiKey:
+        """Accept `Authorization: <key>` and `Authorization: Bearer <key>`."""
+        value = (header or "").strip()
+        if value[:7].lower() == "bearer ":
+            value = value[7:].strip()
+        key = self.catalog.keys.get(value)
+        if key is None or not key.is_active(self.now(namespace)):
+            raise AccessDenied("forbidden", BAD_KEY)
+        return key
+
+    # -- projects ----------------------------------------------------------
+    def list_projects(
+        self, key: ApiKey, page_num: int, page_size: int
+    ) -> tuple[int, list[Project]]:
+        visible = sorted(
+            (p for p in self.catalog.projects.values() if p.id in key.project_ids),
+            key=lambda p: p.created_at,
+        )
+        start = (page_num - 1) * page_size
+        return len(visible), visible[start : start + page_size]
+
+    def get_project(self, key: ApiKey, project_id: str) -> Project:
+        project = self.catalog.projects.get(project_id)
+        if project is None or project.id not in key.project_ids:
+            raise NotFound("not_found", "No project with this id is visible to the API key.")
+        return project
+
+    # -- blocks ------------------------------------------------------------
+    def list_blocks(
+        self, mode: str | None = None, name: str | None = None, version: str | None = None
+    ) -> list[BlockVersion]:
+        return [
+            b
+            for b in self.catalog.all_block_versions()
+            if (mode is None or mode in b.modes)
+            and (name is None or b.name == name)
+            and (version is None or b.version == version)
+        ]
+
+    def block_versions(self, name: str) -> list[BlockVersion]:
+        versions = self.catalog.blocks.get(name)
+        if not versions:
+            raise NotFound("not_found", f'No block is named "{name}".')
+        return list(versions)
+
+    def block_version(self, name: str, version: str) -> BlockVersion:
+        block = self.catalog.block_version(name, version)
+        if block is None:
+            raise NotFound("not_found", f'No block named "{name}" has version "{version}".')
+        return block
+
+    # -- workflows ---------------------------------------------------------
+    def list_workflows(
+        self,
+        key: ApiKey,
+        project_id: str | None,
+        filters: dict[str, str],
+        offset: int,
+        limit: int,
+    ) -> tuple[int, list[Workflow]]:
+        if project_id is not None and project_id not in key.project_ids:
+            raise AccessDenied("forbidden", NO_ACCESS, {"parameter": "project_id"})
+        matching = [
+            w
+            for w in self.catalog.workflows.values()
+            if w.project_id in key.project_ids
+            and (project_id is None or w.project_id == project_id)
+            and _matches_workflow(w, filters)
+        ]
+        matching.sort(key=lambda w: (w.created_at, w.id))
+        return len(matching), matching[offset : offset + limit]
+
+    def workflow(self, key: ApiKey, workflow_id: str, project_id: str | None = None) -> Workflow:
+        """A workflow the key may use; unknown and foreign ones are refused alike."""
+        workflow = self.catalog.workflows.get(workflow_id)
+        if (
+            workflow is None
+            or workflow.project_id not in key.project_ids
+            or (project_id is not None and workflow.project_id != project_id)
+        ):
+            raise AccessDenied("forbidden", NO_ACCESS)
+        return workflow
+
+    # -- jobs --------------------------------------------------------------
+    def create_job(self, key: ApiKey, namespace: str, workflow_id: str, project_id: str) -> JobView:
+        workflow = self.workflow(key, workflow_id, project_id)
+        created_at = self.now(namespace)
+        seed = self.settings.seed
+
+        def build(seq: int) -> JobRecord:
+            return JobRecord(
+                namespace=namespace,
+                id=derived_uuid(seed, namespace, "job", seq),
+                seq=seq,
+                workflow_id=workflow.id,
+                project_id=workflow.project_id,
+                created_by=key.service_account_id,
+                created_at=created_at,
+            )
+
+        record = self.store.insert_job(namespace, build)
+        return self._view(record, workflow, created_at)
+
+    def list_jobs(
+        self, key: ApiKey, namespace: str, workflow_id: str, filters: dict[str, str]
+    ) -> list[JobView]:
+        workflow = self.workflow(key, workflow_id)
+        now = self.now(namespace)
+        views = [
+            self._view(record, workflow, now)
+            for record in self.store.jobs_of_workflow(namespace, workflow.id)
+            if ("id" not in filters or record.id == filters["id"])
+            and ("created_by" not in filters or record.created_by == filters["created_by"])
+            and ("created_on" not in filters or utc_day(record.created_at) == filters["created_on"])
+        ]
+        if "status" in filters:
+            views = [v for v in views if v.state.status == filters["status"]]
+        return views
+
+    def get_job(self, key: ApiKey, namespace: str, workflow_id: str, job_id: str) -> JobView:
+        """Read a job; in polls clock mode each read moves it one lifecycle step."""
+        workflow = self.workflow(key, workflow_id)
+        if self.store.clock(namespace).mode == "polls":
+            record = self.store.poll_job(namespace, job_id)
+        else:
+            record = self.store.job(namespace, job_id)
+        if record is None or record.workflow_id != workflow.id:
+            raise AccessDenied("forbidden", NO_ACCESS)
+        return self._view(record, workflow, self.now(namespace))
+
+    def _view(self, record: JobRecord, workflow: Workflow, now: float) -> JobView:
+        plan = self._plans.get_or_make(
+            (record.namespace, record.id, record.created_at),
+            lambda: plan_job(record, workflow, self.settings.seed, self.settings.queue_seconds),
+        )
+        at = max(now, plan.step_time(record.polls))
+        return JobView(record, workflow, evaluate(plan, at))
+
+    def _job(self, key: ApiKey, namespace: str, workflow_id: str, job_id: str) -> JobView:
+        workflow = self.workflow(key, workflow_id)
+        record = self.store.job(namespace, job_id)
+        if record is None or record.workflow_id != workflow.id:
+            raise AccessDenied("forbidden", NO_ACCESS)
+        return self._view(record, workflow, self.now(namespace))
+
+    # -- downloads ---------------------------------------------------------
+    def download_job(
+        self, key: ApiKey, namespace: str, workflow_id: str, job_id: str
+    ) -> DownloadView:
+        job = self._job(key, namespace, workflow_id, job_id)
+        if not job.state.is_terminal:
+            raise NotFinished(
+                "not_finished",
+                "The job has not finished yet; download it once its status is completed or failed.",
+                {"status": job.state.status},
+            )
+        return self._open_download(namespace, job, "", self.settings.job_package_seconds)
+
+    def download_task(
+        self, key: ApiKey, namespace: str, workflow_id: str, job_id: str, task_id: str
+    ) -> DownloadView:
+        job = self._job(key, namespace, workflow_id, job_id)
+        task = next((t for t in job.state.tasks if self.task_id(job, t) == task_id), None)
+        if task is None:
+            raise AccessDenied("forbidden", NO_ACCESS)
+        if task.status != "completed":
+            raise NotFinished(
+                "not_finished",
+                "The task has not completed; only completed tasks can be downloaded.",
+                {"status": task.status},
+            )
+        return self._open_download(namespace, job, task_id, self.settings.task_package_seconds)
+
+    def task_id(self, job: JobView, task: Any) -> str:
+        return derived_uuid(job.record.id, "task", task.plan.template.name)
+
+    def _open_download(
+        self, namespace: str, job: JobView, task_id: str, preparation: float
+    ) -> DownloadView:
+        now = self.now(namespace)
+        clock = self.store.clock(namespace)
+        record = self.store.open_download(
+            DownloadRecord(
+                namespace=namespace,
+                id=derived_uuid(namespace, "download", job.record.id, task_id),
+                workflow_id=job.workflow.id,
+                job_id=job.record.id,
+                task_id=task_id,
+                created_at=now,
+                polls=0,
+            ),
+            count_poll=clock.mode == "polls",
+        )
+        ready = (
+            now >= record.created_at + preparation or record.polls >= self.settings.package_polls
+        )
+        path = ""
+        if ready:
+            expires = int(now) + self.settings.url_ttl_seconds
+            path = signing.signed_path(self._secret, namespace, record.id, expires)
+        return DownloadView(
+            id=record.id,
+            status="ready" if ready else "pending",
+            signed_path=path,
+            workflow_id=job.workflow.id,
+            job_id=job.record.id,
+            task_id=task_id,
+        )
+
+    def package(self, namespace: str, download_id: str, expires: str, signature: str) -> bytes:
+        """The ZIP behind a signed URL; any invalid, expired or unknown URL is refused alike."""
+        denied = AccessDenied("forbidden", "The signed URL is invalid or has expired.")
+        if not signing.is_valid(self._secret, namespace, download_id, expires, signature):
+            raise denied
+        if self.now(namespace) >= int(expires):
+            raise denied
+        record = self.store.download(namespace, download_id)
+        if record is None:
+            raise denied
+        return self._packages.get_or_make(
+            (namespace, download_id, record.job_id), lambda: self._build_package(record)
+        )
+
+    def _build_package(self, record: DownloadRecord) -> bytes:
+        job_record = self.store.job(record.namespace, record.job_id)
+        workflow = self.catalog.workflows[record.workflow_id]
+        assert job_record is not None
+        job = self._view(job_record, workflow, self.now(record.namespace))
+        tasks = [
+            t
+            for t in job.state.tasks
+            if not record.task_id or self.task_id(job, t) == record.task_id
+        ]
+        files = [f for t in tasks for f in packages.task_output_files(job.record.id, t)]
+        if not record.task_id:
+            files += packages.job_input_files(job.record.id, job.state)
+        manifest = {
+            "format": "pixxel-mock-package",
+            "kind": "task" if record.task_id else "job",
+            "download_id": record.id,
+            "workflow_id": workflow.id,
+            "job_id": job.record.id,
+            "job_status": job.state.status,
+            "task_id": record.task_id or None,
+            "tasks": [
+                {
+                    "id": self.task_id(job, t),
+                    "name": t.plan.template.name,
+                    "status": t.status,
+                    "block": {
+                        "name": t.plan.template.block.name,
+                        "version": t.plan.template.block.version,
+                    },
+                }
+                for t in tasks
+            ],
+        }
+        return packages.build_zip(manifest, files)
+
+
+def _matches_workflow(workflow: Workflow, filters: dict[str, str]) -> bool:
+    return (
+        ("id" not in filters or workflow.id == filters["id"])
+        and ("name" not in filters or filters["name"].lower() in workflow.name.lower())
+        and ("created_by" not in filters or workflow.created_by == filters["created_by"])
+        and ("created_on" not in filters or utc_day(workflow.created_at) == filters["created_on"])
+        and ("updated_at" not in filters or utc_day(workflow.updated_at) == filters["updated_at"])
+    )

@@ -1,0 +1,34 @@
+"""Signed download URLs: HMAC-SHA256 over (namespace, download id, expiry), S3 style.
+
+The URL is a bearer capability: it needs no Authorization header, so the only
+things that make it valid are the signature made with this mock's secret and an
+expiry that has not passed on the mock's clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import urlencode
+
+DOWNLOAD_PREFIX = "/__downloads"
+
+
+def signature(secret: str, namespace: str, download_id: str, expires: int) -> str:
+    message = f"{namespace}\n{download_id}\n{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signed_path(secret: str, namespace: str, download_id: str, expires: int) -> str:
+    query = urlencode(
+        {"expires": expires, "signature": signature(secret, namespace, download_id, expires)}
+    )
+    return f"{DOWNLOAD_PREFIX}/{namespace}/{download_id}.zip?{query}"
+
+
+def is_valid(secret: str, namespace: str, download_id: str, expires: str, given: str) -> bool:
+    """Constant-time check of a presented signature; any malformed part is simply invalid."""
+    if not expires.isdigit() or len(expires) > 12:
+        return False
+    expected = signature(secret, namespace, download_id, int(expires))
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))

@@ -1,0 +1,386 @@
+"""Mutable state in one SQLite file, shared by every worker process and thread.
+
+Only what cannot be derived is stored: job and download records, the clock of
+each namespace, the request journal and a few facts about the file itself. Each
+thread of each process opens its own connection (SQLite connections must not
+cross a fork). WAL mode with synchronous=NORMAL survives a killed process
+without losing a committed transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .clock import Clock
+from .lifecycle import JobOverrides, JobRecord
+
+STATE_FORMAT = "pixxel-mock-state"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS clocks (
+    namespace TEXT PRIMARY KEY, mode TEXT NOT NULL, speed REAL NOT NULL,
+    sim_anchor REAL NOT NULL, real_anchor REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+    workflow_id TEXT NOT NULL, project_id TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    overrides TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (namespace, id));
+CREATE INDEX IF NOT EXISTS jobs_by_workflow ON jobs (namespace, workflow_id, seq);
+CREATE TABLE IF NOT EXISTS downloads (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, workflow_id TEXT NOT NULL,
+    job_id TEXT NOT NULL, task_id TEXT NOT NULL, created_at REAL NOT NULL,
+    polls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id));
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, at REAL NOT NULL,
+    method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,
+    operation_id TEXT, status INTEGER NOT NULL, duration_ms REAL NOT NULL,
+    violations TEXT NOT NULL);
+"""
+
+
+class StateFileError(RuntimeError):
+    """The state file exists but is not one of ours, or is damaged: never reset it silently."""
+
+
+@dataclass(frozen=True)
+class DownloadRecord:
+    namespace: str
+    id: str
+    workflow_id: str
+    job_id: str
+    task_id: str  # "" for a job package
+    created_at: float
+    polls: int
+
+
+class Store:
+    """SQLite-backed state. One instance per app; connections are per thread and process."""
+
+    def __init__(self, path: Path, initial_clock: Clock, journal_size: int = 10_000) -> None:
+        self.path = Path(path)
+        self.journal_size = journal_size
+        self._local = threading.local()
+        self._initial_clock = initial_clock
+        self._journal_writes = 0
+        self._check_and_init()
+
+    # -- connections -------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; BEGIN IMMEDIATE serialises writers across processes."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _check_and_init(self) -> None:
+        try:
+            conn = self._connection()
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.DatabaseError as exc:
+            raise StateFileError(f"{self.path} is not a pixxel-mock state file: {exc}") from exc
+        if tables and "meta" not in tables:
+            raise StateFileError(
+                f"{self.path} is an SQLite file of another program (tables: {sorted(tables)})"
+            )
+        if tables:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("format") != STATE_FORMAT:
+                raise StateFileError(f"{self.path} is not a pixxel-mock state file")
+            if meta.get("schema_version") != str(SCHEMA_VERSION):
+                raise StateFileError(
+                    f"{self.path} has state schema {meta.get('schema_version')},"
+                    f" this pixxel-mock reads {SCHEMA_VERSION}"
+                )
+            try:
+                (check,) = conn.execute("PRAGMA quick_check").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise StateFileError(f"{self.path} is damaged: {exc}") from exc
+            if check != "ok":
+                raise StateFileError(f"{self.path} is damaged: {check}")
+            return
+        with self.transaction() as conn:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+            conn.executemany(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("format", STATE_FORMAT),
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("secret", secrets.token_hex(32)),
+                    ("initial_clock", json.dumps(self._initial_clock.__dict__)),
+                ],
+            )
+
+    # -- meta --------------------------------------------------------------
+    def meta(self, key: str) -> str:
+        row = self._connection().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        if row is None:
+            raise StateFileError(f"{self.path} lacks meta key {key!r}")
+        return row[0]
+
+    def initial_clock(self) -> Clock:
+        return Clock(**json.loads(self.meta("initial_clock")))
+
+    # -- clocks ------------------------------------------------------------
+    def clock(self, namespace: str) -> Clock:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT mode, speed, sim_anchor, real_anchor FROM clocks WHERE namespace=?",
+                (namespace,),
+            )
+            .fetchone()
+        )
+        return Clock(*row) if row else self.initial_clock()
+
+    def set_clock(self, namespace: str, clock: Clock) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO clocks VALUES (?, ?, ?, ?, ?)",
+                (namespace, clock.mode, clock.speed, clock.sim_anchor, clock.real_anchor),
+            )
+
+    # -- jobs --------------------------------------------------------------
+    def insert_job(self, namespace: str, build: Callable[[int], JobRecord]) -> JobRecord:
+        """Insert the job that `build(seq)` returns, seq being the namespace's next number."""
+        with self.transaction() as conn:
+            seq = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs WHERE namespace=?", (namespace,)
+            ).fetchone()[0]
+            record = build(seq)
+            conn.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _job_row(record))
+        return record
+
+    def job(self, namespace: str, job_id: str) -> JobRecord | None:
+        row = (
+            self._connection()
+            .execute("SELECT * FROM jobs WHERE namespace=? AND id=?", (namespace, job_id))
+            .fetchone()
+        )
+        return _job_from_row(row) if row else None
+
+    def poll_job(self, namespace: str, job_id: str) -> JobRecord | None:
+        """Count one read of the job (polls clock mode) and return the updated record."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET polls = polls + 1 WHERE namespace=? AND id=?", (namespace, job_id)
+            )
+            row = conn.execute(
+                "SELECT * FROM jobs WHERE namespace=? AND id=?", (namespace, job_id)
+            ).fetchone()
+        return _job_from_row(row) if row else None
+
+    def jobs_of_workflow(self, namespace: str, workflow_id: str) -> list[JobRecord]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT * FROM jobs WHERE namespace=? AND workflow_id=? ORDER BY seq DESC",
+                (namespace, workflow_id),
+            )
+            .fetchall()
+        )
+        return [_job_from_row(row) for row in rows]
+
+    # -- downloads ---------------------------------------------------------
+    def open_download(self, record: DownloadRecord, count_poll: bool) -> DownloadRecord:
+        """Create the download on the first PUT; on later ones count a poll if asked."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO downloads VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (
+                    record.namespace,
+                    record.id,
+                    record.workflow_id,
+                    record.job_id,
+                    record.task_id,
+                    record.created_at,
+                ),
+            )
+            if count_poll:
+                conn.execute(
+                    "UPDATE downloads SET polls = polls + 1 WHERE namespace=? AND id=?",
+                    (record.namespace, record.id),
+                )
+            row = conn.execute(
+                "SELECT * FROM downloads WHERE namespace=? AND id=?", (record.namespace, record.id)
+            ).fetchone()
+        return DownloadRecord(*row)
+
+    def download(self, namespace: str, download_id: str) -> DownloadRecord | None:
+        row = (
+            self._connection()
+            .execute("SELECT * FROM downloads WHERE namespace=? AND id=?", (namespace, download_id))
+            .fetchone()
+        )
+        return DownloadRecord(*row) if row else None
+
+    # -- journal -----------------------------------------------------------
+    def journal_append(self, entry: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO journal (namespace, at, method, path, query, operation_id,"
+                " status, duration_ms, violations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry["namespace"],
+                    entry["at"],
+                    entry["method"],
+                    entry["path"],
+                    entry["query"],
+                    entry.get("operation_id"),
+                    entry["status"],
+                    entry["duration_ms"],
+                    json.dumps(entry.get("violations", [])),
+                ),
+            )
+            self._journal_writes += 1
+            if self._journal_writes % 100 == 0:
+                conn.execute(
+                    "DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - ?",
+                    (self.journal_size,),
+                )
+
+    def journal(self, namespace: str | None, limit: int) -> list[dict[str, Any]]:
+        query = "SELECT * FROM journal"
+        args: tuple[Any, ...] = ()
+        if namespace is not None:
+            query, args = query + " WHERE namespace=?", (namespace,)
+        rows = (
+            self._connection()
+            .execute(query + " ORDER BY id DESC LIMIT ?", (*args, min(limit, self.journal_size)))
+            .fetchall()
+        )
+        keys = ("id", "namespace", "at", "method", "path", "query", "operation_id")
+        entries = []
+        for row in reversed(rows):
+            entry = dict(zip(keys, row[:7], strict=True))
+            entry.update(status=row[7], duration_ms=row[8], violations=json.loads(row[9]))
+            entries.append(entry)
+        return entries
+
+    def clear_journal(self, namespace: str | None) -> None:
+        with self.transaction() as conn:
+            if namespace is None:
+                conn.execute("DELETE FROM journal")
+            else:
+                conn.execute("DELETE FROM journal WHERE namespace=?", (namespace,))
+
+    # -- whole state -------------------------------------------------------
+    def reset(self, namespace: str | None) -> None:
+        """Forget jobs, downloads and clock changes (of one namespace, or all)."""
+        with self.transaction() as conn:
+            for table in ("jobs", "downloads", "clocks", "journal"):
+                if namespace is None:
+                    conn.execute(f"DELETE FROM {table}")
+                else:
+                    conn.execute(f"DELETE FROM {table} WHERE namespace=?", (namespace,))
+
+    def export(self) -> dict[str, Any]:
+        conn = self._connection()
+        return {
+            "format": STATE_FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "exported_at": time.time(),
+            "clocks": [
+                dict(
+                    zip(("namespace", "mode", "speed", "sim_anchor", "real_anchor"), r, strict=True)
+                )
+                for r in conn.execute("SELECT * FROM clocks ORDER BY namespace")
+            ],
+            "jobs": [
+                _job_to_json(_job_from_row(r))
+                for r in conn.execute("SELECT * FROM jobs ORDER BY namespace, seq")
+            ],
+            "downloads": [
+                DownloadRecord(*r).__dict__
+                for r in conn.execute("SELECT * FROM downloads ORDER BY namespace, id")
+            ],
+        }
+
+    def import_(self, snapshot: dict[str, Any]) -> None:
+        """Replace every job, download and clock by those of a snapshot, atomically."""
+        clocks = [
+            (
+                c["namespace"],
+                c["mode"],
+                float(c["speed"]),
+                float(c["sim_anchor"]),
+                float(c["real_anchor"]),
+            )
+            for c in snapshot["clocks"]
+        ]
+        jobs = [_job_row(_job_from_json(j)) for j in snapshot["jobs"]]
+        downloads = [tuple(DownloadRecord(**d).__dict__.values()) for d in snapshot["downloads"]]
+        with self.transaction() as conn:
+            for table in ("jobs", "downloads", "clocks"):
+                conn.execute(f"DELETE FROM {table}")
+            conn.executemany("INSERT INTO clocks VALUES (?, ?, ?, ?, ?)", clocks)
+            conn.executemany("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
+            conn.executemany("INSERT INTO downloads VALUES (?, ?, ?, ?, ?, ?, ?)", downloads)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _job_row(record: JobRecord) -> tuple[Any, ...]:
+    return (
+        record.namespace,
+        record.id,
+        record.seq,
+        record.workflow_id,
+        record.project_id,
+        record.created_by,
+        record.created_at,
+        record.polls,
+        json.dumps(record.overrides.to_json()),
+    )
+
+
+def _job_from_row(row: tuple[Any, ...]) -> JobRecord:
+    *fields, overrides = row
+    return JobRecord(*fields, overrides=JobOverrides.from_json(json.loads(overrides)))
+
+
+def _job_to_json(record: JobRecord) -> dict[str, Any]:
+    data = dict(record.__dict__)
+    data["overrides"] = record.overrides.to_json()
+    return data
+
+
+def _job_from_json(data: dict[str, Any]) -> JobRecord:
+    fields = dict(data)
+    fields["overrides"] = JobOverrides.from_json(fields.get("overrides"))
+    return JobRecord(**fields)

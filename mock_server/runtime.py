@@ -1,0 +1,71 @@
+"""Everything one app instance runs on, built once at start-up from its config."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import MockConfig
+from .model.catalog import Catalog, load_catalog
+from .model.clock import Clock
+from .model.service import MockService, Settings
+from .model.store import Store
+from .resources import API_SPEC, CONTROL_SPEC
+from .spec import ApiSpec
+
+
+@dataclass
+class Runtime:
+    config: MockConfig
+    api_spec: ApiSpec
+    control_spec: ApiSpec
+    catalog: Catalog
+    store: Store
+    service: MockService
+    temp_dir: Path | None = None
+
+    @classmethod
+    def build(cls, config: MockConfig) -> Runtime:
+        catalog = load_catalog(config.fixtures_dir)
+        temp_dir = None
+        state_file = config.state_file
+        if state_file is None:
+            temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-mock-"))
+            state_file = temp_dir / "state.sqlite"
+        now = time.time()
+        start = config.start_time if config.start_time is not None else float(int(now))
+        store = Store(
+            state_file,
+            Clock(mode=config.clock_mode, speed=config.speed, sim_anchor=start, real_anchor=now),
+            journal_size=config.journal_size,
+        )
+        settings = Settings(
+            seed=config.seed,
+            queue_seconds=config.queue_seconds,
+            job_package_seconds=config.job_package_seconds,
+            task_package_seconds=config.task_package_seconds,
+            package_polls=config.package_polls,
+            url_ttl_seconds=config.url_ttl_seconds,
+        )
+        runtime = cls(
+            config=config,
+            api_spec=ApiSpec.load(API_SPEC),
+            control_spec=ApiSpec.load(CONTROL_SPEC),
+            catalog=catalog,
+            store=store,
+            service=MockService(catalog, store, settings),
+            temp_dir=temp_dir,
+        )
+        if temp_dir is not None:  # an app nobody closes still leaves no files behind
+            weakref.finalize(runtime, shutil.rmtree, temp_dir, True)
+        return runtime
+
+    def close(self) -> None:
+        """Close this thread's connection and remove a temporary state file."""
+        self.store.close()
+        if self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)

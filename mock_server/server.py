@@ -1,0 +1,92 @@
+"""`pixxel-mock serve`: the app on gunicorn (threaded workers), sharing one state file.
+
+The master process checks the fixtures and the state file before forking, so a
+bad fixture or a foreign state file fails at once with a clear message; each
+worker then builds its own app on the same SQLite file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .app import create_app
+from .config import MockConfig
+from .runtime import Runtime
+
+
+class MockServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn embedded: the options are ours, not gunicorn's command line."""
+
+    def __init__(self, config: MockConfig, options: dict[str, Any]) -> None:
+        self.mock_config = config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_app(self.mock_config)
+
+
+def serve(
+    config: MockConfig,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    announce: Any = print,
+) -> None:
+    """Run until interrupted. Without --state-file the state lives in a temp dir removed at exit."""
+    temp_dir = None
+    if config.state_file is None:
+        temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-mock-"))
+        config = replace(config, state_file=temp_dir / "state.sqlite")
+    Runtime.build(config).close()  # fail fast on bad fixtures or a foreign state file
+
+    def when_ready(server: Any) -> None:
+        bound_host, bound_port = server.LISTENERS[0].sock.getsockname()[:2]
+        announce(startup_banner(config, f"http://{bound_host}:{bound_port}", workers, threads))
+        sys.stdout.flush()
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "when_ready": when_ready,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "graceful_timeout": 5,
+        "timeout": 120,
+        "keepalive": 5,
+    }
+    try:
+        MockServer(config, options).run()
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def startup_banner(config: MockConfig, url: str, workers: int, threads: int) -> str:
+    state = str(config.state_file) if config.state_file else "temporary"
+    return "\n".join(
+        [
+            f"pixxel-mock listening on {url}",
+            f"  clock: {config.clock_mode} (speed {config.speed:g}x), seed {config.seed}",
+            f"  workers: {workers} x {threads} threads, state: {state}",
+            "  demo keys: pxm_demo_alpha (agri-monitoring, coastal-watch),"
+            " pxm_demo_beta (urban-heat), pxm_demo_revoked (revoked)",
+            f"  try: curl -H 'Authorization: pxm_demo_alpha' {url}/v0/workflows",
+            f"  contract: {url}/openapi.yaml   control API: {url}/__mock/clock",
+        ]
+    )
