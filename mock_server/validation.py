@@ -103,7 +103,9 @@ def _body(operation: Operation, body: bytes, content_type: str | None) -> Any:
     try:
         parsed = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(400, "invalid_body", "The body is not valid JSON.", {"reason": str(exc)})
+        raise ApiError(
+            400, "invalid_body", "The body is not valid JSON.", {"reason": str(exc)}
+        ) from exc
     reason = first_error(operation.body.validator, parsed)
     if reason is not None:
         raise ApiError(400, "invalid_body", f"The body is invalid: {reason}", {"reason": reason})
