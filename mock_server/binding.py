@@ -125,8 +125,7 @@ def _view(
                 path_values,
                 request.args,
                 request.headers,
-                request.get_data(cache=True),
-                request.content_type,
+                lambda: request.get_data(cache=True),
             )
             reply = handler(
                 Call(params, namespace, key, runtime, request.host_url, request.headers)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import yaml
+
+from .yamlio import read_yaml
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _TEMPLATE = re.compile(r"{([^}/]+)}")
@@ -80,8 +81,7 @@ class ApiSpec:
 
     @classmethod
     def load(cls, path: Path) -> ApiSpec:
-        with Path(path).open(encoding="utf-8") as handle:
-            return cls(yaml.safe_load(handle), Path(path))
+        return cls(read_yaml(path), Path(path))
 
     @cached_property
     def as_json(self) -> bytes:

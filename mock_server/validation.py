@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -25,10 +26,13 @@ def validate_request(
     path_values: dict[str, str],
     query: MultiDict[str, str],
     headers: Any,
-    body: bytes,
-    content_type: str | None,
+    read_body: Callable[[], bytes],
 ) -> dict[str, Any]:
-    """Return the operation's parameters, typed (and the parsed body as `body`)."""
+    """Return the operation's parameters, typed (and the parsed body as `body`).
+
+    The body is read only when the operation defines one (so an oversized body on
+    an operation without one is a 400, not a 413).
+    """
     values: dict[str, Any] = {}
     for parameter in operation.parameters:
         raw = _raw_values(parameter, path_values, query, headers)
@@ -45,7 +49,7 @@ def validate_request(
         if reason is not None:
             raise _problem(parameter, "invalid_parameter", "is invalid", raw[0], reason)
         values[parameter.name] = value
-    values["body"] = _body(operation, body, content_type)
+    values["body"] = _body(operation, headers, read_body)
     return values
 
 
@@ -78,9 +82,15 @@ def _coerce(parameter: Parameter, text: str) -> Any:
     return text
 
 
-def _body(operation: Operation, body: bytes, content_type: str | None) -> Any:
+def _announces_body(headers: Any) -> bool:
+    length = headers.get("Content-Length", "")
+    chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+    return chunked or (length not in ("", "0"))
+
+
+def _body(operation: Operation, headers: Any, read_body: Callable[[], bytes]) -> Any:
     if operation.body is None:
-        if body:
+        if _announces_body(headers):
             raise ApiError(
                 400,
                 "unexpected_body",
@@ -88,11 +98,12 @@ def _body(operation: Operation, body: bytes, content_type: str | None) -> Any:
                 {"in": "body", "reason": "no request body is defined for this operation"},
             )
         return None
+    body = read_body()
     if not body:
         if operation.body.required:
             raise ApiError(400, "missing_body", "A JSON request body is required.", {"in": "body"})
         return None
-    media = (content_type or "").split(";")[0].strip().lower()
+    media = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if media not in operation.body.media_types:
         raise ApiError(
             415,

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..yamlio import read_yaml
 from .timefmt import parse_rfc3339
 
 FIXTURE_FILES = ("projects.yaml", "keys.yaml", "blocks.yaml", "workflows.yaml")
@@ -161,8 +162,7 @@ def load_catalog(directory: Path) -> Catalog:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        with path.open(encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+        data = read_yaml(path)
     except FileNotFoundError as exc:
         raise FixtureError(f"missing fixture file {path}") from exc
     except yaml.YAMLError as exc:

@@ -108,26 +108,28 @@ class Store:
                 r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
         except sqlite3.DatabaseError as exc:
-            raise StateFileError(f"{self.path} is not a pixxel-mock state file: {exc}") from exc
+            raise StateFileError(
+                f"state file {self.path} is not a pixxel-mock state file: {exc}"
+            ) from exc
         if tables and "meta" not in tables:
             raise StateFileError(
-                f"{self.path} is an SQLite file of another program (tables: {sorted(tables)})"
+                f"state file {self.path} belongs to another program (tables: {sorted(tables)})"
             )
         if tables:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             if meta.get("format") != STATE_FORMAT:
-                raise StateFileError(f"{self.path} is not a pixxel-mock state file")
+                raise StateFileError(f"state file {self.path} is not a pixxel-mock state file")
             if meta.get("schema_version") != str(SCHEMA_VERSION):
                 raise StateFileError(
-                    f"{self.path} has state schema {meta.get('schema_version')},"
+                    f"state file {self.path} has schema {meta.get('schema_version')},"
                     f" this pixxel-mock reads {SCHEMA_VERSION}"
                 )
             try:
                 (check,) = conn.execute("PRAGMA quick_check").fetchone()
             except sqlite3.DatabaseError as exc:
-                raise StateFileError(f"{self.path} is damaged: {exc}") from exc
+                raise StateFileError(f"state file {self.path} is damaged: {exc}") from exc
             if check != "ok":
-                raise StateFileError(f"{self.path} is damaged: {check}")
+                raise StateFileError(f"state file {self.path} is damaged: {check}")
             return
         with self.transaction() as conn:
             for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -146,7 +148,7 @@ class Store:
     def meta(self, key: str) -> str:
         row = self._connection().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         if row is None:
-            raise StateFileError(f"{self.path} lacks meta key {key!r}")
+            raise StateFileError(f"state file {self.path} lacks meta key {key!r}")
         return row[0]
 
     def initial_clock(self) -> Clock:

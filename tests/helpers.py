@@ -1,0 +1,68 @@
+"""Shared constants and small helpers of the test suite."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+ALPHA = {"Authorization": "pxm_demo_alpha"}
+BETA = {"Authorization": "pxm_demo_beta"}
+REVOKED = {"Authorization": "pxm_demo_revoked"}
+AGRI = "9531985d-5d9d-49f8-9818-e811892f902b"
+COAST = "36f675cc-81e7-4ef5-a8e2-5d940ed90475"
+URBAN = "6b0d549b-6f03-475a-9600-a35a099950d8"
+WF_LINEAR = "0fd630f1-f29d-4da9-953f-48f1a09f76b5"
+WF_FANOUT = "0cb1e29c-658c-4a14-95e6-0af593bd04cf"
+WF_FAILING = "8e81973e-0bec-47b0-b898-d190f9ebdacc"
+WF_MANY = "6b4cb242-4a23-4596-a217-beaddbc496cb"
+# (workflow, project, headers, expected final status)
+JOURNEYS = [
+    (WF_LINEAR, AGRI, ALPHA, "completed"),
+    (WF_FANOUT, AGRI, ALPHA, "completed"),
+    (WF_FAILING, COAST, ALPHA, "failed"),
+    (WF_MANY, URBAN, BETA, "completed"),
+]
+JOB_ORDER = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
+TASK_ORDER = {"created": 0, "inprogress": 1, "completed": 2, "failed": 2}
+
+
+def open_zip(content: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and every other file of a package."""
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    assert archive.testzip() is None
+    files = {name: archive.read(name) for name in archive.namelist()}
+    return json.loads(files.pop("manifest.json")), files
+
+
+def percent(progress: str) -> int:
+    assert progress.endswith("%"), progress
+    return int(progress[:-1])
+
+
+def check_progression(previous: dict[str, Any] | None, job: dict[str, Any]) -> None:
+    """Lifecycle invariants between two reads of the same job."""
+    assert percent(job["progress"]) in range(101)
+    assert bool(job["finished_at"]) == (job["status"] in ("completed", "failed"))
+    by_name = {t["name"]: t for t in job["tasks"]}
+    for task in job["tasks"]:
+        if task["status"] != "created":
+            for dep in task["depends_on"]:
+                assert by_name[dep]["status"] == "completed", (task["name"], dep)
+                assert by_name[dep]["finished_at"] <= task["recv_time"]
+        stamps = [task[k] for k in ("recv_time", "send_time", "block_inf_start_time")]
+        set_stamps = [s for s in stamps if s]
+        assert set_stamps == sorted(set_stamps)
+        assert bool(task["finished_at"]) == (task["status"] in ("completed", "failed"))
+    if previous is None:
+        return
+    assert JOB_ORDER[job["status"]] >= JOB_ORDER[previous["status"]]
+    if previous["status"] in ("completed", "failed"):
+        assert job["status"] == previous["status"]
+    assert percent(job["progress"]) >= percent(previous["progress"])
+    before = {t["name"]: t for t in previous["tasks"]}
+    for task in job["tasks"]:
+        old = before[task["name"]]
+        assert TASK_ORDER[task["status"]] >= TASK_ORDER[old["status"]]
+        assert task["progress"] >= old["progress"]

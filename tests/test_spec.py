@@ -1,0 +1,196 @@
+"""The contract itself: valid OpenAPI 3.1, linted, examples valid, docs fully covered."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from mock_server.resources import API_SPEC, CONTROL_SPEC, ROOT
+from mock_server.spec import ApiSpec, compile_schema, first_error
+
+COVERAGE = yaml.safe_load((Path(__file__).parent / "docs_coverage.yaml").read_text())
+SPECS = [API_SPEC, CONTROL_SPEC]
+API = ApiSpec.load(API_SPEC)
+
+
+def _entry_id(entry: dict[str, Any]) -> str:
+    return f"{entry['method']} {entry['path']}"
+
+
+def _operation(method: str, path: str) -> dict[str, Any]:
+    return API.resolved["paths"][path][method]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_spec_is_valid_openapi_3_1(path: Path) -> None:
+    document, _ = read_from_filename(str(path))
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_redocly_lint_finds_no_error_or_warning(path: Path) -> None:
+    redocly = ROOT / "node_modules" / ".bin" / "redocly"
+    if not redocly.exists():
+        pytest.fail("run the README's install command: node_modules/.bin/redocly is missing")
+    assert shutil.which("node"), "Node.js is needed for the linter"
+    result = subprocess.run(
+        [str(redocly), "lint", "--config", str(ROOT / "redocly.yaml"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "warning" not in output.lower().replace("deprecation warning", ""), output
+
+
+def _examples(node: Any, where: str = "") -> list[tuple[str, dict[str, Any], Any]]:
+    """Every (location, schema, example) pair under a resolved node."""
+    found = []
+    if isinstance(node, dict):
+        if "schema" in node and "examples" in node and isinstance(node["examples"], dict):
+            for name, example in node["examples"].items():
+                found.append((f"{where}/examples/{name}", node["schema"], example["value"]))
+        if "schema" in node and "example" in node:
+            found.append((f"{where}/example", node["schema"], node["example"]))
+        if "type" in node and isinstance(node.get("examples"), list):
+            schema = {k: v for k, v in node.items() if k != "examples"}
+            found += [(f"{where}/examples[{i}]", schema, e) for i, e in enumerate(node["examples"])]
+        for key, value in node.items():
+            found += _examples(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _examples(value, f"{where}[{index}]")
+    return found
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_every_example_validates_against_its_schema(path: Path) -> None:
+    examples = _examples(ApiSpec.load(path).resolved["paths"])
+    examples += _examples(ApiSpec.load(path).resolved["components"].get("schemas", {}))
+    assert examples
+    problems = [
+        f"{where}: {error}"
+        for where, schema, value in examples
+        if (error := first_error(compile_schema(schema), value))
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_examples_are_realistic_not_placeholders() -> None:
+    text = API_SPEC.read_text()
+    for placeholder in ("<string>", '"string"', ": 123\n", "<any>"):
+        assert placeholder not in text
+
+
+def test_every_documented_operation_is_in_the_spec() -> None:
+    documented = {(op["method"], op["path"]) for op in COVERAGE["operations"]}
+    in_spec = {(op.method.lower(), op.path) for op in API.operations.values()}
+    assert documented - in_spec == set()
+    assert len(documented) == 16  # 14 documented operations + the two DEV-only block lists
+
+
+@pytest.mark.parametrize(
+    "entry", COVERAGE["operations"], ids=lambda e: f"{e['method']} {e['path']}"
+)
+def test_documented_parameters_and_statuses(entry: dict[str, Any]) -> None:
+    operation = _operation(entry["method"], entry["path"])
+    parameters = {(p["name"], p["in"]): p for p in operation.get("parameters", [])}
+    for documented in entry["parameters"]:
+        key = (documented["name"], documented["in"])
+        assert key in parameters, f"missing parameter {key}"
+        assert parameters[key].get("required", False) == documented["required"], key
+    assert set(entry["statuses"]) <= set(operation["responses"]), entry["statuses"]
+
+
+def _has_field(schema: dict[str, Any], dotted: str) -> bool:
+    node = schema
+    for part in dotted.split("."):
+        is_list = part.endswith("[]")
+        name = part.removesuffix("[]")
+        properties = node.get("properties", {})
+        if name not in properties:
+            return False
+        node = properties[name]
+        if is_list:
+            if node.get("type") != "array":
+                return False
+            node = node["items"]
+    return True
+
+
+@pytest.mark.parametrize(
+    "entry", COVERAGE["operations"], ids=lambda e: f"{e['method']} {e['path']}"
+)
+def test_documented_response_fields(entry: dict[str, Any]) -> None:
+    schema = _operation(entry["method"], entry["path"])["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
+    missing = [field for field in entry["fields"] if not _has_field(schema, field)]
+    assert not missing, missing
+
+
+def test_coverage_is_complete() -> None:
+    """100%: every documented parameter, status and field is found (summed over operations)."""
+    total = found = 0
+    for entry in COVERAGE["operations"]:
+        operation = _operation(entry["method"], entry["path"])
+        names = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
+        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        checks = [(p["name"], p["in"]) in names for p in entry["parameters"]]
+        checks += [status in operation["responses"] for status in entry["statuses"]]
+        checks += [_has_field(schema, field) for field in entry["fields"]]
+        total, found = total + len(checks), found + sum(checks)
+    assert total > 200
+    assert found == total, f"coverage {found}/{total}"
+
+
+@pytest.mark.parametrize("operation", API.operations.values(), ids=lambda o: o.operation_id)
+def test_every_operation_defines_200_400_403_with_error_envelopes(operation: Any) -> None:
+    statuses = set(operation.responses)
+    expected = {"200", "400", "403"} if operation.secured else {"200", "400"}
+    if operation.path.startswith("/v0/blocks/{name}"):
+        expected.add("404")
+    assert expected <= statuses
+    error_schema = API.resolved["components"]["schemas"]["Error"]
+    for status, response in operation.responses.items():
+        if status.startswith(("4", "5")):
+            assert response["content"]["application/json"]["schema"] == error_schema
+
+
+def test_links_chain_the_journey() -> None:
+    def links(operation_id: str) -> set[str]:
+        operation = API.operations[operation_id]
+        return {
+            link["operationId"] for link in operation.responses["200"].get("links", {}).values()
+        }
+
+    assert {"getJob", "downloadJob"} <= links("createJob")
+    assert "downloadTask" in links("getJob")
+    for source in ("listWorkflows", "getWorkflow"):
+        assert {"createJob", "getWorkflowCostEstimate", "listJobs"} <= links(source)
+
+
+def test_every_secured_operation_uses_the_authorization_api_key() -> None:
+    scheme = API.resolved["components"]["securitySchemes"]["ApiKeyAuth"]
+    assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "Authorization"}
+    secured = {op.operation_id for op in API.operations.values() if op.secured}
+    assert secured == set(API.operations) - {"ping"}
+
+
+def test_ids_are_uuids_and_pagination_is_bounded() -> None:
+    for operation in API.operations.values():
+        for parameter in operation.parameters:
+            if parameter.name.endswith("_id") and parameter.name != "created_by":
+                assert parameter.schema.get("format") == "uuid", parameter.name
+            if parameter.name in ("limit", "offset", "page_num", "page_size"):
+                assert "minimum" in parameter.schema and "maximum" in parameter.schema
