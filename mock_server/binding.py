@@ -19,10 +19,11 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from .calls import Call, HandlerRegistry, Reply
 from .errors import ApiError, error_response, json_response
+from .exchange import response_problem
 from .model.catalog import ApiKey
 from .model.service import DomainError
 from .runtime import Runtime
-from .spec import ApiSpec, Operation, first_error
+from .spec import ApiSpec, Operation
 from .validation import validate_request
 
 NAMESPACE_HEADER = "X-Mock-Session"
@@ -210,14 +211,9 @@ def install_journal(app: Flask, runtime: Runtime) -> None:
 
 def _checked(operation: Operation, response: Response) -> Response:
     """Test mode: an answer that breaks the contract becomes a 500 that says why."""
-    status = str(response.status_code)
-    if status not in operation.responses:
-        problem = f"status {status} is not documented for {operation.operation_id}"
-    elif status in operation.response_validators:
-        body = response.get_json(silent=True)
-        problem = first_error(operation.response_validators[status], body)
-    else:
-        problem = None
+    problem = response_problem(
+        operation, response.status_code, response.content_type or "", response.get_data()
+    )
     if problem is None:
         return response
     g.violations.append(f"response: {problem}")
@@ -226,6 +222,6 @@ def _checked(operation: Operation, response: Response) -> Response:
         ApiError(
             500,
             "response_contract_violation",
-            f"The mock's {status} response of {operation.operation_id} breaks the spec: {problem}",
+            f"The mock's {response.status_code} response breaks the spec: {problem}",
         )
     )
