@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from contract_tests.cli import register as register_harness
+
 from .config import MockConfig
 from .model.catalog import FixtureError
 from .model.clock import CLOCK_MODES
@@ -63,14 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="test mode: answer 500 when a response would break the spec",
     )
+    serve.set_defaults(handler=_serve)
+    register_harness(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    return int(args.handler(args))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -1,0 +1,69 @@
+"""`pixxel-mock contract`, `validate-traffic` and `proxy`: the harness's commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+SUITE = Path(__file__).with_name("suite.py")
+
+
+def register(commands: Any) -> None:
+    contract = commands.add_parser(
+        "contract",
+        help="run the contract tests against the mock (default) or a live API",
+        description=(
+            "Schemathesis over every operation (positive and negative data, stateful links), "
+            "the 403 key rule and the lifecycle properties. Against a live --base-url the "
+            "key comes from PIXXEL_API_KEY, job creation is skipped unless --allow-writes, "
+            "and requests are rate limited (10/s by default)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    contract.add_argument("--base-url", default=None, help="live target; default: in-process mock")
+    contract.add_argument("--max-examples", type=int, default=25, help="examples per operation")
+    contract.add_argument("--seed", type=int, default=0, help="seed of the generated data")
+    contract.add_argument("--workers", type=int, default=1, help="parallel pytest workers")
+    contract.add_argument(
+        "--allow-writes", action="store_true", help="create jobs on a live target"
+    )
+    contract.add_argument("--rate-limit", default=None, help='e.g. "5/s" (live default 10/s)')
+    contract.add_argument("--stateful-steps", type=int, default=8, help="steps per scenario")
+    contract.add_argument("--junit-xml", default="reports/contract/junit.xml", help="JUnit report")
+    contract.add_argument(
+        "--report-dir", default="reports/contract", help="summary.md, results.json"
+    )
+    contract.add_argument("--app", default=None, help="module:app of a WSGI app to test in-process")
+    contract.set_defaults(handler=run_contract)
+
+
+def contract_argv(args: argparse.Namespace) -> list[str]:
+    argv = [
+        str(SUITE),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--pixxel-max-examples={args.max_examples}",
+        f"--pixxel-seed={args.seed}",
+        f"--pixxel-stateful-steps={args.stateful_steps}",
+        f"--pixxel-report-dir={args.report_dir}",
+        f"--junitxml={args.junit_xml}",
+    ]
+    optional = {
+        "--pixxel-base-url": args.base_url,
+        "--pixxel-rate-limit": args.rate_limit,
+        "--pixxel-app": args.app,
+    }
+    argv += [f"{flag}={value}" for flag, value in optional.items() if value]
+    if args.allow_writes:
+        argv.append("--pixxel-allow-writes")
+    if args.workers > 1:
+        argv += ["-n", str(args.workers)]
+    return argv
+
+
+def run_contract(args: argparse.Namespace) -> int:
+    import pytest
+
+    return int(pytest.main(contract_argv(args)))

@@ -1,0 +1,78 @@
+"""`pixxel_mock`: a real mock server for testing your own client, pytest-httpserver style."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from mock_server.live import LiveMock
+
+DEMO_KEYS = {
+    "alpha": "pxm_demo_alpha",
+    "beta": "pxm_demo_beta",
+    "revoked": "pxm_demo_revoked",
+}
+
+
+class PixxelMock:
+    """A running mock: its base URL, the demo keys, clock control and the violations journal."""
+
+    keys = DEMO_KEYS
+
+    def __init__(self, live: LiveMock) -> None:
+        self.live = live
+        self.url = live.url
+        self._http = requests.Session()
+
+    def _control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, self.url + path, timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move the simulated clock forward."""
+        return self._control("POST", "/__mock/clock/advance", json={"seconds": seconds})
+
+    def set_clock(self, **settings: Any) -> dict[str, Any]:
+        """Change mode (`wall`, `manual`, `polls`), `speed` or `now`."""
+        return self._control("PUT", "/__mock/clock", json=settings)
+
+    def reset(self) -> None:
+        """Forget every job, download, clock change and journal entry."""
+        self._control("POST", "/__mock/reset", params={"all": "true"})
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The journal: every request the mock received since the last reset."""
+        return self._control("GET", "/__mock/requests", params={"all": "true", "limit": 10_000})[
+            "requests"
+        ]
+
+    def violations(self) -> list[str]:
+        """Each request the spec forbids, as `METHOD path?query -> status: reason`."""
+        lines = []
+        for entry in self.requests():
+            target = entry["path"] + (f"?{entry['query']}" if entry["query"] else "")
+            lines += [
+                f"{entry['method']} {target} -> {entry['status']}: {v}" for v in entry["violations"]
+            ]
+        return lines
+
+    def assert_no_violations(self) -> None:
+        """Fail the test if the client sent anything the contract forbids."""
+        found = self.violations()
+        if found:
+            listing = "\n  ".join(found)
+            raise AssertionError(
+                f"the client broke the Pixxel API contract {len(found)} time(s):\n  {listing}"
+            )
+
+    def close(self) -> None:
+        self._http.close()
+        self.live.stop()
+
+
+def start_session_mock(clock: str = "polls") -> PixxelMock:
+    """`polls` by default: a polling client sees its job move on each read, with no sleeping."""
+    live = LiveMock(["--clock", clock, "--workers", "1", "--threads", "8", "--validate-responses"])
+    return PixxelMock(live)

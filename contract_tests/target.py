@@ -1,0 +1,71 @@
+"""Build the schemathesis schema for a target: the in-process mock, or a live base URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+from schemathesis import GenerationMode
+from schemathesis.config._checks import MissingRequiredHeaderConfig
+
+from mock_server import create_app
+from mock_server.resources import API_SPEC
+
+from .options import ContractOptions
+from .transport import HttpTransport, Transport, WsgiTransport, per_second
+
+# The in-process twin: a fast clock so jobs finish and downloads get ready within
+# a stateful scenario, and test mode so a response breaking the spec is a 500.
+IN_PROCESS_CONFIG = {"clock_mode": "wall", "speed": 100_000.0, "validate_responses": True}
+
+# Left out, with the reason the summary prints.
+EXCLUDED_CHECKS = {
+    "missing_required_header": (
+        "hard-codes 401 for a missing Authorization header; Pixxel documents 403"
+        " (the suite's own key check, test_keys_are_enforced_with_403, covers it)"
+    ),
+}
+WRITE_OPERATIONS = {"createJob": "creates a billable job; pass --allow-writes to include it"}
+
+
+def in_process_app(options: ContractOptions) -> Any:
+    return create_app({**IN_PROCESS_CONFIG, "seed": options.seed})
+
+
+def build_schema(options: ContractOptions, app: Any = None) -> Any:
+    """The contract loaded for the target, with the harness's settings applied."""
+    schema = schemathesis.openapi.from_path(str(API_SPEC))
+    if options.in_process:
+        schema.app = app if app is not None else in_process_app(options)
+    else:
+        schema.config.update(base_url=options.base_url)
+    schema.config.update(
+        headers={"Authorization": options.api_key}, rate_limit=options.effective_rate_limit
+    )
+    schema.config.seed = options.seed
+    schema.config.generation.update(
+        modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+        max_examples=options.max_examples,
+        deterministic=True,
+        database="none",
+    )
+    schema.config.checks.missing_required_header = MissingRequiredHeaderConfig(enabled=False)
+    if not options.writes_allowed:
+        for operation_id in WRITE_OPERATIONS:
+            schema = schema.exclude(operation_id=operation_id)
+    return schema
+
+
+def transport_for(options: ContractOptions, app: Any) -> Transport:
+    if options.in_process:
+        return WsgiTransport(app)
+    assert options.base_url is not None
+    return HttpTransport(options.base_url, per_second(options.effective_rate_limit))
+
+
+def skipped(options: ContractOptions) -> dict[str, str]:
+    """What the run leaves out, and why."""
+    reasons = {f"check {name}": why for name, why in EXCLUDED_CHECKS.items()}
+    if not options.writes_allowed:
+        reasons.update({f"operation {op}": why for op, why in WRITE_OPERATIONS.items()})
+    return reasons
