@@ -37,6 +37,29 @@ def register(commands: Any) -> None:
     contract.add_argument("--app", default=None, help="module:app of a WSGI app to test in-process")
     contract.set_defaults(handler=run_contract)
 
+    traffic = commands.add_parser(
+        "validate-traffic",
+        help="check recorded traffic (HAR 1.2 or VCR cassette) against the contract",
+        description="Checks each recorded request and response against openapi/pixxel.yaml; "
+        "exits 1 when any violates it.",
+    )
+    traffic.add_argument("file", type=Path, help="a .har file or a VCR cassette (YAML/JSON)")
+    traffic.set_defaults(handler=run_validate_traffic)
+
+    proxy = commands.add_parser(
+        "proxy",
+        help="a validating proxy in front of the real API",
+        description="Forwards every request to --upstream unchanged and checks requests and "
+        "responses against the contract; violations go to /__mock/requests and to the "
+        "X-Pixxel-Contract-Violations response header.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    proxy.add_argument("--upstream", required=True, help="e.g. https://api.pixxel.space")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    proxy.add_argument("--port", type=int, default=8081, help="port (0: any free port)")
+    proxy.add_argument("--threads", type=int, default=8, help="threads")
+    proxy.set_defaults(handler=run_proxy)
+
 
 def contract_argv(args: argparse.Namespace) -> list[str]:
     argv = [
@@ -67,3 +90,23 @@ def run_contract(args: argparse.Namespace) -> int:
     import pytest
 
     return int(pytest.main(contract_argv(args)))
+
+
+def run_validate_traffic(args: argparse.Namespace) -> int:
+    from .traffic import TrafficFormatError, validate_traffic
+
+    try:
+        count, findings = validate_traffic(args.file)
+    except (OSError, TrafficFormatError, KeyError) as exc:
+        print(f"pixxel-mock: cannot read {args.file}: {exc}")
+        return 2
+    for finding in findings:
+        print(finding)
+    print(f"{count} exchange(s) checked, {len(findings)} violation(s)")
+    return 1 if findings else 0
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    from .proxy import run
+
+    return run(args)

@@ -1,4 +1,4 @@
-"""Start `pixxel-mock serve` as a real subprocess on an ephemeral port, and stop it.
+"""Start `pixxel-mock serve` (or `proxy`) as a real subprocess on an ephemeral port, and stop it.
 
 Used by the integration tests and the `pixxel_mock` pytest fixture: the server is
 the same program a user runs, over real HTTP on 127.0.0.1.
@@ -20,12 +20,14 @@ _URL = re.compile(r"listening on (http://\S+)")
 
 
 class LiveMock:
-    """A running `pixxel-mock serve`; `url` is its base URL."""
+    """A running `pixxel-mock serve` (or `proxy`); `url` is its base URL."""
 
-    def __init__(self, args: Sequence[str] = (), startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self, args: Sequence[str] = (), command: str = "serve", startup_timeout: float = 30.0
+    ) -> None:
         executable = shutil.which("pixxel-mock")
-        command = [executable] if executable else [sys.executable, "-m", "mock_server"]
-        self.command = [*command, "serve", "--host", "127.0.0.1", "--port", "0", *args]
+        program = [executable] if executable else [sys.executable, "-m", "mock_server"]
+        self.command = [*program, command, "--host", "127.0.0.1", "--port", "0", *args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             self.command,

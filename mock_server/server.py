@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,11 @@ from .config import MockConfig
 from .runtime import Runtime
 
 
-class MockServer(BaseApplication):  # type: ignore[misc]
+class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
     """gunicorn embedded: the options are ours, not gunicorn's command line."""
 
-    def __init__(self, config: MockConfig, options: dict[str, Any]) -> None:
-        self.mock_config = config
+    def __init__(self, load: Callable[[], Any], options: dict[str, Any]) -> None:
+        self._load = load
         self.options = options
         super().__init__()
 
@@ -34,31 +35,26 @@ class MockServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return create_app(self.mock_config)
+        return self._load()
 
 
-def serve(
-    config: MockConfig,
-    host: str,
-    port: int,
+def run_gunicorn(
+    load: Callable[[], Any],
+    bind: str,
     workers: int,
     threads: int,
-    announce: Any = print,
+    banner: Callable[[str], str],
+    announce: Callable[[str], Any] = print,
 ) -> None:
-    """Run until interrupted. Without --state-file the state lives in a temp dir removed at exit."""
-    temp_dir = None
-    if config.state_file is None:
-        temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-mock-"))
-        config = replace(config, state_file=temp_dir / "state.sqlite")
-    Runtime.build(config).close()  # fail fast on bad fixtures or a foreign state file
+    """Serve the app that `load()` builds (in each worker) until interrupted."""
 
     def when_ready(server: Any) -> None:
         bound_host, bound_port = server.LISTENERS[0].sock.getsockname()[:2]
-        announce(startup_banner(config, f"http://{bound_host}:{bound_port}", workers, threads))
+        announce(banner(f"http://{bound_host}:{bound_port}"))
         sys.stdout.flush()
 
     options = {
-        "bind": f"{host}:{port}",
+        "bind": bind,
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread",
@@ -70,8 +66,24 @@ def serve(
         "timeout": 120,
         "keepalive": 5,
     }
+    EmbeddedGunicorn(load, options).run()
+
+
+def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) -> None:
+    """Run until interrupted. Without --state-file the state lives in a temp dir removed at exit."""
+    temp_dir = None
+    if config.state_file is None:
+        temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-mock-"))
+        config = replace(config, state_file=temp_dir / "state.sqlite")
+    Runtime.build(config).close()  # fail fast on bad fixtures or a foreign state file
     try:
-        MockServer(config, options).run()
+        run_gunicorn(
+            lambda: create_app(config),
+            f"{host}:{port}",
+            workers,
+            threads,
+            lambda url: startup_banner(config, url, workers, threads),
+        )
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""Checking a client: the `pixxel_mock` fixture and the example client."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from examples.pipeline_client import PixxelClient, PixxelError, run_pipeline
+
+from .helpers import AGRI, WF_FANOUT, WF_LINEAR
+
+
+def test_example_client_finishes_its_job_without_violations(pixxel_mock, tmp_path: Path) -> None:
+    client = PixxelClient(pixxel_mock.url, pixxel_mock.keys["alpha"], poll_delay=0)
+    out = tmp_path / "job.zip"
+    job = run_pipeline(client, WF_FANOUT, AGRI, out)
+    assert job["status"] == "completed" and job["progress"] == "100%"
+    assert "manifest.json" in zipfile.ZipFile(out).namelist()
+    pixxel_mock.assert_no_violations()
+
+
+def test_example_client_reports_a_revoked_key_cleanly(pixxel_mock, tmp_path: Path) -> None:
+    client = PixxelClient(pixxel_mock.url, pixxel_mock.keys["revoked"], poll_delay=0)
+    with pytest.raises(PixxelError) as refused:
+        run_pipeline(client, WF_LINEAR, AGRI, tmp_path / "job.zip")
+    assert refused.value.status == 403 and refused.value.code == "forbidden"
+    pixxel_mock.assert_no_violations()  # a revoked key is a valid request, refused
+
+
+def test_a_client_that_breaks_the_contract_is_shown_its_violations(pixxel_mock) -> None:
+    headers = {"Authorization": pixxel_mock.keys["alpha"]}
+    requests.get(f"{pixxel_mock.url}/v0/workflows?limit=0", headers=headers)
+    requests.post(f"{pixxel_mock.url}/v0/workflows/{WF_LINEAR}/jobs", headers=headers)
+    requests.get(f"{pixxel_mock.url}/v0/workflows")
+    with pytest.raises(AssertionError) as failed:
+        pixxel_mock.assert_no_violations()
+    message = str(failed.value)
+    assert "3 time(s)" in message
+    assert 'GET /v0/workflows?limit=0 -> 400: Query parameter "limit"' in message
+    assert '"project_id" is required' in message
+    assert "missing Authorization header" in message
+
+
+def test_fixture_is_cleared_between_tests_and_controls_the_clock(pixxel_mock) -> None:
+    assert pixxel_mock.requests() == []  # the previous test's traffic is gone
+    before = pixxel_mock.set_clock(mode="manual")["epoch"]
+    assert pixxel_mock.advance(600)["epoch"] == pytest.approx(before + 600)

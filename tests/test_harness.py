@@ -1,0 +1,81 @@
+"""The harness: green on the mock, and it reports each kind of broken server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from mock_server.resources import ROOT
+
+
+def run_contract(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
+    reports = tmp_path / "reports"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mock_server",
+            "contract",
+            f"--report-dir={reports}",
+            f"--junit-xml={reports / 'junit.xml'}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    results = json.loads((reports / "results.json").read_text())
+    return result.returncode, results, result.stdout + result.stderr
+
+
+def test_full_contract_run_is_green_on_the_mock(tmp_path: Path) -> None:
+    code, results, output = run_contract(tmp_path, "--max-examples=25")
+    assert code == 0, output
+    assert results["failures"] == []
+    operations = {row for row in results["cases"] if row != "lifecycle"}
+    assert len(operations) == 16  # every operation, createJob included in-process
+    assert results["applied"]["lifecycle"] == ["lifecycle_properties"]
+    stateful = results["cases"]["POST /v0/workflows/{workflow_id}/jobs"]
+    assert stateful > 25
+    junit = ElementTree.parse(tmp_path / "reports" / "junit.xml").getroot()
+    suite = junit if junit.tag == "testsuite" else junit[0]
+    assert int(suite.get("tests")) > 30 and int(suite.get("failures")) == 0
+    summary = (tmp_path / "reports" / "summary.md").read_text()
+    assert "no failure" in summary and "missing_required_header" in summary
+
+
+@pytest.mark.parametrize(
+    ("variant", "check"),
+    [
+        ("wrong_field_type", "response_schema_conformance"),
+        ("missing_required_field", "response_schema_conformance"),
+        ("server_error", "not_a_server_error"),
+        ("ignored_auth", "keys_enforced_403"),
+        ("lifecycle_backwards", "lifecycle_properties"),
+    ],
+)
+def test_each_broken_server_is_reported(tmp_path: Path, variant: str, check: str) -> None:
+    code, results, output = run_contract(
+        tmp_path, "--max-examples=10", f"--app=tests.broken_servers:{variant}()"
+    )
+    assert code != 0, output
+    reported = {name for failure in results["failures"] for name in failure["checks"]}
+    assert check in reported, (reported, output[-3000:])
+    curls = [f["curl"] for f in results["failures"] if check in f["checks"] and f["curl"]]
+    if check != "lifecycle_properties":
+        assert curls and curls[0].startswith("curl ")
+    assert "FAIL" in (tmp_path / "reports" / "summary.md").read_text()
+
+
+def test_ignored_auth_is_also_caught_by_schemathesis(tmp_path: Path) -> None:
+    _, results, _ = run_contract(
+        tmp_path, "--max-examples=10", "--app=tests.broken_servers:ignored_auth()"
+    )
+    reported = {name for failure in results["failures"] for name in failure["checks"]}
+    assert "ignored_auth" in reported
