@@ -50,7 +50,11 @@ def _validated(case: Any, results: Results, call: Any) -> Any:
 
 
 @schema.parametrize()
-def test_operation(case: Any, contract_results: Results) -> None:
+def test_operation(case: Any, contract_options: Any, contract_results: Results) -> None:
+    if case.method.upper() == "POST" and not contract_options.writes_allowed:
+        # schemathesis probes a method the filtered schema lacks as "unsupported";
+        # on this API the only POST creates a billable job, so it is never sent.
+        pytest.skip(WRITE_OPERATIONS["createJob"])
     _validated(case, contract_results, case.call_and_validate)
 
 

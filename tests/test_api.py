@@ -355,3 +355,22 @@ def test_sessions_have_their_own_jobs_and_clock(client: FlaskClient) -> None:
     assert client.get("/__mock/clock").json["now"] == "2026-03-06T10:00:00Z"
     bad = client.get("/v0/projects", headers={**ALPHA, "X-Mock-Session": "a b"})
     assert bad.status_code == 400
+
+
+def test_the_hot_path_compiles_no_schema_and_reads_no_file(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    import jsonschema_rs
+
+    job = create(client)
+    advance(client, 100)
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("per-request schema compilation or file I/O")
+
+    monkeypatch.setattr(builtins, "open", forbidden)
+    monkeypatch.setattr(jsonschema_rs, "Draft202012Validator", forbidden)
+    response = client.get(f"/v0/workflows/{WF_LINEAR}/jobs/{job['id']}", headers=ALPHA)
+    assert response.status_code == 200 and response.json["status"] == "running"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
+import requests
 
 from mock_server.resources import ROOT
 
@@ -79,3 +81,41 @@ def test_ignored_auth_is_also_caught_by_schemathesis(tmp_path: Path) -> None:
     )
     reported = {name for failure in results["failures"] for name in failure["checks"]}
     assert "ignored_auth" in reported
+
+
+def test_contract_against_a_live_mock_is_read_only_by_default(tmp_path: Path) -> None:
+    from mock_server.live import LiveMock
+
+    with LiveMock(["--workers", "1", "--speed", "100000"]) as live:
+        env = {**os.environ, "PIXXEL_API_KEY": "pxm_demo_alpha"}
+        reports = tmp_path / "reports"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mock_server",
+                "contract",
+                f"--base-url={live.url}",
+                "--max-examples=5",
+                "--rate-limit=2000/s",
+                f"--report-dir={reports}",
+                f"--junit-xml={reports / 'junit.xml'}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        jobs_created = [
+            e
+            for e in requests.get(f"{live.url}/__mock/requests?all=true&limit=10000").json()[
+                "requests"
+            ]
+            if e["operation_id"] == "createJob" and e["namespace"] == "default"
+        ]
+    assert result.returncode == 0, result.stdout[-3000:]
+    results = json.loads((reports / "results.json").read_text())
+    assert "operation createJob" in results["skipped"]
+    assert "POST /v0/workflows/{workflow_id}/jobs" not in results["cases"]
+    assert results["applied"]["lifecycle"] == ["lifecycle_properties"]  # a mock: it ran
+    assert jobs_created == []  # no job was created outside the lifecycle's own namespace
