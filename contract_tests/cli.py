@@ -35,6 +35,12 @@ def register(commands: Any) -> None:
         "--report-dir", default="reports/contract", help="summary.md, results.json"
     )
     contract.add_argument("--app", default=None, help="module:app of a WSGI app to test in-process")
+    contract.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        help="run the in-process mock with this scenario loaded (faults on); repeatable",
+    )
     contract.set_defaults(handler=run_contract)
 
     traffic = commands.add_parser(
@@ -81,6 +87,7 @@ def contract_argv(args: argparse.Namespace) -> list[str]:
     argv += [f"{flag}={value}" for flag, value in optional.items() if value]
     if args.allow_writes:
         argv.append("--pixxel-allow-writes")
+    argv += [f"--pixxel-scenario={name}" for name in args.scenario]
     if args.workers > 1:
         argv += ["-n", str(args.workers)]
     return argv

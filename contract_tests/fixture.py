@@ -38,6 +38,14 @@ class PixxelMock:
         """Change mode (`wall`, `manual`, `polls`), `speed` or `now`."""
         return self._control("PUT", "/__mock/clock", json=settings)
 
+    def apply_scenario(self, name: str) -> dict[str, Any]:
+        """Load a library scenario (throttled, flaky-gateway, ...) until the next reset."""
+        return self._control("POST", f"/__mock/scenarios/{name}")
+
+    def add_fault(self, rule: dict[str, Any]) -> dict[str, Any]:
+        """Add a fault rule (see openapi/control.yaml, FaultRule) until the next reset."""
+        return self._control("POST", "/__mock/faults", json=rule)
+
     def reset(self) -> None:
         """Forget every job, download, clock change and journal entry."""
         self._control("POST", "/__mock/reset", params={"all": "true"})

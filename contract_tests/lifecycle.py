@@ -19,13 +19,17 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
-from .transport import Transport
+from mock_server.injection import FAULT_HEADER
+
+from .transport import Reply, Transport
 
 JOB_RANK = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
 TASK_RANK = {"created": 0, "inprogress": 1, "completed": 2, "failed": 2}
 TERMINAL = ("completed", "failed")
 OWNER_KEY = "pxm_demo_alpha"
 OTHER_TENANT_KEY = "pxm_demo_beta"
+FAULT_RETRIES = 20
+FAULT_RETRIES = 20
 
 
 class LifecycleViolation(AssertionError):
@@ -108,8 +112,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.headers = {"Authorization": OWNER_KEY, "X-Mock-Session": self.session_name}
         self.tracked: list[TrackedJob] = []
         self.call("PUT", "/__mock/clock", {"mode": "manual"}, control=True)
-        listed = self.call("GET", "/v0/workflows").json()
-        self.workflows = [(w["id"], w["project_id"]) for w in listed["workflows"]]
+        listed = self.call("GET", "/v0/workflows")
+        require(listed.status == 200, f"list workflows: {listed.status} {listed.body[:300]!r}")
+        self.workflows = [(w["id"], w["project_id"]) for w in listed.json()["workflows"]]
         require(bool(self.workflows), "the owner key sees no workflow")
 
     def call(
@@ -119,13 +124,20 @@ class LifecycleMachine(RuleBasedStateMachine):
         body: Any = None,
         control: bool = False,
         key: str | None = None,
-    ):
+    ) -> Reply:
+        """One request; a simulated fault (faults on) is retried, as a client would."""
         headers = dict(self.headers)
         if key is not None:
             headers["Authorization"] = key
         if control:
             headers.pop("Authorization")
-        return self.transport.request(method, path, headers=headers, body=body)
+        for _ in range(FAULT_RETRIES):
+            reply = self.transport.request(method, path, headers=headers, body=body)
+            if FAULT_HEADER not in reply.headers:
+                return reply
+        raise LifecycleViolation(
+            f"{method} {path}: a simulated fault {FAULT_RETRIES} times in a row"
+        )
 
     def teardown(self) -> None:
         self.call("POST", "/__mock/reset", control=True)

@@ -20,6 +20,7 @@ class ContractOptions:
     rate_limit: str | None = None
     stateful_steps: int = 8
     report_dir: str | None = None
+    scenarios: tuple[str, ...] = ()  # loaded into the in-process mock
 
     @property
     def in_process(self) -> bool:
@@ -62,6 +63,12 @@ def add_pytest_options(parser: Any) -> None:
     group.addoption("--pixxel-stateful-steps", type=int, default=8, help="steps per scenario")
     group.addoption("--pixxel-report-dir", default=None, help="where to write summary.md")
     group.addoption(
+        "--pixxel-scenario",
+        action="append",
+        default=[],
+        help="load this scenario into the in-process mock (repeatable)",
+    )
+    group.addoption(
         "--pixxel-app",
         default=None,
         help="module:app (or module:factory()) of a WSGI app to test in-process instead of the mock",
@@ -83,4 +90,5 @@ def from_pytest(config: Any) -> ContractOptions:
         rate_limit=config.getoption("--pixxel-rate-limit"),
         stateful_steps=config.getoption("--pixxel-stateful-steps"),
         report_dir=config.getoption("--pixxel-report-dir"),
+        scenarios=tuple(config.getoption("--pixxel-scenario")),
     )

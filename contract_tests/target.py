@@ -29,7 +29,7 @@ WRITE_OPERATIONS = {"createJob": "creates a billable job; pass --allow-writes to
 
 
 def in_process_app(options: ContractOptions) -> Any:
-    return create_app({**IN_PROCESS_CONFIG, "seed": options.seed})
+    return create_app({**IN_PROCESS_CONFIG, "seed": options.seed, "scenarios": options.scenarios})
 
 
 def build_schema(options: ContractOptions, app: Any = None) -> Any:
@@ -68,4 +68,9 @@ def skipped(options: ContractOptions) -> dict[str, str]:
     reasons = {f"check {name}": why for name, why in EXCLUDED_CHECKS.items()}
     if not options.writes_allowed:
         reasons.update({f"operation {op}": why for op, why in WRITE_OPERATIONS.items()})
+    if options.scenarios:
+        reasons["check ignored_auth"] = (
+            f"faults on ({', '.join(options.scenarios)}): its own unauthenticated probes may"
+            " meet a simulated fault; it runs in the fault-free contract run"
+        )
     return reasons

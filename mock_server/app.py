@@ -25,7 +25,7 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = runtime.config.max_body_bytes
     app.extensions[EXTENSION] = runtime
     app.extensions["pixxel_mock_operations"] = {}
-    bind_spec(app, runtime.api_spec, API_HANDLERS, runtime, api_guard)
+    bind_spec(app, runtime.api_spec, API_HANDLERS, runtime, api_guard, injectable=True)
     bind_spec(app, runtime.control_spec, CONTROL_HANDLERS, runtime, control_guard)
     _serve_contract(app, runtime)
     install_error_handlers(app)

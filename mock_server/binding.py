@@ -20,8 +20,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from .calls import Call, HandlerRegistry, Reply
 from .errors import ApiError, error_response, json_response
 from .exchange import response_problem
+from .injection import fault_response, parse_prefer, preferred_response, truncate
 from .model.catalog import ApiKey
-from .model.service import DomainError
+from .model.service import DomainError, Session
 from .runtime import Runtime
 from .spec import ApiSpec, Operation
 from .validation import validate_request
@@ -33,21 +34,21 @@ DEFAULT_NAMESPACE = "default"
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DOMAIN_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400}
 
-Guard = Callable[[Operation, Runtime, str], ApiKey | None]
+Guard = Callable[[Operation, Runtime, Session], ApiKey | None]
 log = logging.getLogger("pixxel_mock")
 
 
-def api_guard(operation: Operation, runtime: Runtime, namespace: str) -> ApiKey | None:
+def api_guard(operation: Operation, runtime: Runtime, session: Session) -> ApiKey | None:
     """The API key check of the Pixxel API: missing, unknown or revoked keys are 403."""
     if not operation.secured:
         return None
     header = request.headers.get("Authorization")
     if header is None:
         g.violations.append("missing Authorization header (security scheme ApiKeyAuth)")
-    return runtime.service.authenticate(header, namespace)
+    return runtime.service.authenticate(header, session)
 
 
-def control_guard(operation: Operation, runtime: Runtime, namespace: str) -> ApiKey | None:
+def control_guard(operation: Operation, runtime: Runtime, session: Session) -> ApiKey | None:
     """Loopback clients only, unless a control token is configured: then the token only."""
     if not operation.secured:
         return None
@@ -91,15 +92,23 @@ def namespace_of(header: str | None) -> str:
 
 
 def bind_spec(
-    app: Flask, spec: ApiSpec, handlers: HandlerRegistry, runtime: Runtime, guard: Guard
+    app: Flask,
+    spec: ApiSpec,
+    handlers: HandlerRegistry,
+    runtime: Runtime,
+    guard: Guard,
+    injectable: bool = False,
 ) -> None:
-    """Add one route per operation of the spec; every operation must have a handler."""
+    """Add one route per operation of the spec; every operation must have a handler.
+
+    `injectable`: the `Prefer` header and fault rules apply (the Pixxel API's routes).
+    """
     missing = set(spec.operations) - set(handlers)
     extra = set(handlers) - set(spec.operations)
     if missing or extra:
         raise RuntimeError(f"handlers do not match the spec: missing {missing}, unknown {extra}")
     for operation in spec.operations.values():
-        view = _view(operation, handlers[operation.operation_id], runtime, guard)
+        view = _view(operation, handlers[operation.operation_id], runtime, guard, injectable)
         view.provide_automatic_options = False  # type: ignore[attr-defined]
         app.add_url_rule(
             operation.flask_rule,
@@ -111,7 +120,11 @@ def bind_spec(
 
 
 def _view(
-    operation: Operation, handler: Callable[[Call], Reply], runtime: Runtime, guard: Guard
+    operation: Operation,
+    handler: Callable[[Call], Reply],
+    runtime: Runtime,
+    guard: Guard,
+    injectable: bool,
 ) -> Callable[..., Response]:
     def view(**path_values: str) -> Response:
         g.operation = operation
@@ -119,8 +132,16 @@ def _view(
             request.headers.get(NAMESPACE_HEADER)
         )
         g.namespace = namespace
+        session = runtime.service.session(namespace)
+        if injectable:
+            preference = parse_prefer(request.headers.get("Prefer"))
+            injected = (preferred_response(operation, preference) if preference else None) or (
+                fault_response(runtime, session, operation)
+            )
+            if injected is not None:
+                return injected
         try:
-            key = guard(operation, runtime, namespace)
+            key = guard(operation, runtime, session)
             params = validate_request(
                 operation,
                 path_values,
@@ -128,9 +149,7 @@ def _view(
                 request.headers,
                 lambda: request.get_data(cache=True),
             )
-            reply = handler(
-                Call(params, namespace, key, runtime, request.host_url, request.headers)
-            )
+            reply = handler(Call(params, session, key, runtime, request.host_url, request.headers))
         except DomainError as exc:
             raise ApiError(_DOMAIN_STATUS[exc.kind], exc.code, exc.message, exc.details) from exc
         if isinstance(reply, Response):
@@ -192,6 +211,8 @@ def install_journal(app: Flask, runtime: Runtime) -> None:
         operation: Operation | None = g.get("operation")
         if runtime.config.validate_responses and operation is not None:
             response = _checked(operation, response)
+        if g.get("truncate"):
+            response = truncate(response)
         if not request.path.startswith(CONTROL_PREFIX):
             runtime.store.journal_append(
                 {

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response
 
 from .model.catalog import ApiKey
+from .model.service import Session
 from .runtime import Runtime
 
 
@@ -17,11 +18,15 @@ class Call:
     """One validated request: typed parameters, the caller's namespace and key."""
 
     params: dict[str, Any]
-    namespace: str
+    session: Session
     key: ApiKey | None
     runtime: Runtime
     base_url: str
     headers: Any
+
+    @property
+    def namespace(self) -> str:
+        return self.session.namespace
 
 
 Reply = tuple[int, Any] | Response

@@ -15,6 +15,7 @@ from .model.clock import CLOCK_MODES
 from .model.store import StateFileError
 from .model.timefmt import parse_rfc3339
 from .resources import FIXTURES_DIR
+from .scenarios import ScenarioError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--journal-size", type=int, default=10_000, help="journal entries kept")
     serve.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="load a scenario of fixtures/scenarios/ (or a file) server-wide; repeatable",
+    )
+    serve.add_argument(
         "--validate-responses",
         action="store_true",
         help="test mode: answer 500 when a response would break the spec",
@@ -90,9 +98,10 @@ def _serve(args: argparse.Namespace) -> int:
             url_ttl_seconds=args.url_ttl,
             journal_size=args.journal_size,
             validate_responses=args.validate_responses,
+            scenarios=tuple(args.scenario),
         )
         serve(config, args.host, args.port, args.workers, args.threads)
-    except (FixtureError, StateFileError, ValueError) as exc:
+    except (FixtureError, StateFileError, ScenarioError, ValueError) as exc:
         print(f"pixxel-mock: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -28,6 +28,7 @@ class MockConfig:
     task_package_seconds: float = 10.0
     package_polls: int = 1
     url_ttl_seconds: int = 3600
+    scenarios: tuple[str, ...] = ()  # library names or file paths, applied server-wide
 
     def __post_init__(self) -> None:
         if self.clock_mode not in CLOCK_MODES:
@@ -48,7 +49,10 @@ class MockConfig:
         unknown = set(value) - known
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        config = cls(**dict(value))
+        values = dict(value)
+        if "scenarios" in values:
+            values["scenarios"] = tuple(values["scenarios"])
+        config = cls(**values)
         paths = {
             name: Path(v)
             for name in ("fixtures_dir", "state_file")

@@ -15,6 +15,7 @@ from .model.clock import Clock
 from .model.service import MockService, Settings
 from .model.store import Store
 from .resources import API_SPEC, CONTROL_SPEC
+from .scenarios import ScenarioFile, ScenarioLoader, server_rules
 from .spec import ApiSpec
 
 
@@ -26,11 +27,17 @@ class Runtime:
     catalog: Catalog
     store: Store
     service: MockService
+    scenario_loader: ScenarioLoader
+    library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
 
     @classmethod
     def build(cls, config: MockConfig) -> Runtime:
         catalog = load_catalog(config.fixtures_dir)
+        api_spec, control_spec = ApiSpec.load(API_SPEC), ApiSpec.load(CONTROL_SPEC)
+        loader = ScenarioLoader(api_spec, control_spec)
+        library = loader.library(config.fixtures_dir / "scenarios")
+        chosen = [loader.resolve(reference, library) for reference in config.scenarios]
         temp_dir = None
         state_file = config.state_file
         if state_file is None:
@@ -53,11 +60,15 @@ class Runtime:
         )
         runtime = cls(
             config=config,
-            api_spec=ApiSpec.load(API_SPEC),
-            control_spec=ApiSpec.load(CONTROL_SPEC),
+            api_spec=api_spec,
+            control_spec=control_spec,
             catalog=catalog,
             store=store,
-            service=MockService(catalog, store, settings),
+            service=MockService(
+                catalog, store, settings, server_rules(chosen, store.initial_clock().sim_anchor)
+            ),
+            scenario_loader=loader,
+            library=library,
             temp_dir=temp_dir,
         )
         if temp_dir is not None:  # an app nobody closes still leaves no files behind

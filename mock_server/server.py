@@ -95,6 +95,7 @@ def startup_banner(config: MockConfig, url: str, workers: int, threads: int) -> 
         [
             f"pixxel-mock listening on {url}",
             f"  clock: {config.clock_mode} (speed {config.speed:g}x), seed {config.seed}",
+            f"  scenarios: {', '.join(config.scenarios) or 'none'}",
             f"  workers: {workers} x {threads} threads, state: {state}",
             "  demo keys: pxm_demo_alpha (agri-monitoring, coastal-watch),"
             " pxm_demo_beta (urban-heat), pxm_demo_revoked (revoked)",

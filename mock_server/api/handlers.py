@@ -113,7 +113,7 @@ def get_workflow_cost_estimate(call: Call) -> Reply:
 def list_jobs(call: Call) -> Reply:
     jobs = call.runtime.service.list_jobs(
         _key(call),
-        call.namespace,
+        call.session,
         _id(call, "workflow_id"),
         _filters(call, "id", "status", "created_by", "created_on"),
     )
@@ -124,7 +124,7 @@ def list_jobs(call: Call) -> Reply:
 def create_job(call: Call) -> Reply:
     service = call.runtime.service
     job = service.create_job(
-        _key(call), call.namespace, _id(call, "workflow_id"), _id(call, "project_id")
+        _key(call), call.session, _id(call, "workflow_id"), _id(call, "project_id")
     )
     return 200, views.job(job, service)
 
@@ -132,14 +132,14 @@ def create_job(call: Call) -> Reply:
 @HANDLERS("getJob")
 def get_job(call: Call) -> Reply:
     service = call.runtime.service
-    job = service.get_job(_key(call), call.namespace, _id(call, "workflow_id"), _id(call, "job_id"))
+    job = service.get_job(_key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id"))
     return 200, views.job(job, service)
 
 
 @HANDLERS("downloadJob")
 def download_job(call: Call) -> Reply:
     download = call.runtime.service.download_job(
-        _key(call), call.namespace, _id(call, "workflow_id"), _id(call, "job_id")
+        _key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id")
     )
     return 200, views.download_job(download, call.base_url)
 
@@ -148,7 +148,7 @@ def download_job(call: Call) -> Reply:
 def download_task(call: Call) -> Reply:
     download = call.runtime.service.download_task(
         _key(call),
-        call.namespace,
+        call.session,
         _id(call, "workflow_id"),
         _id(call, "job_id"),
         _id(call, "task_id"),

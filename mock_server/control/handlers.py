@@ -9,6 +9,7 @@ from flask import Response
 from ..calls import Call, HandlerRegistry, Reply
 from ..errors import ApiError
 from ..model.clock import Clock
+from ..model.faults import with_absolute_times
 from ..model.timefmt import parse_rfc3339, rfc3339
 
 HANDLERS = HandlerRegistry()
@@ -97,14 +98,105 @@ def import_state(call: Call) -> Reply:
         call.runtime.store.import_(snapshot)
     except (TypeError, ValueError) as exc:
         raise ApiError(400, "invalid_body", f"The snapshot cannot be imported: {exc}") from exc
-    return 200, {key: len(snapshot[key]) for key in ("jobs", "downloads", "clocks")}
+    return 200, {key: len(snapshot[key]) for key in ("jobs", "downloads", "namespaces")}
+
+
+def _own_faults(call: Call) -> list[dict]:
+    return call.runtime.store.rules(call.namespace)[0]
+
+
+def _stored(rule: dict, scope: str, counts: dict[str, int]) -> dict:
+    return {**rule, "scope": scope, "matched": counts.get(rule["id"], 0)}
+
+
+@HANDLERS("listFaults")
+def list_faults(call: Call) -> Reply:
+    counts = call.runtime.store.match_counts(call.namespace)
+    own = [_stored(rule, "namespace", counts) for rule in _own_faults(call)]
+    server = [
+        _stored(dict(r.document), "server", counts)
+        for r in call.runtime.service.server_rules.faults
+    ]
+    return 200, {"faults": own + server}
+
+
+@HANDLERS("createFault")
+def create_fault(call: Call) -> Reply:
+    faults = _own_faults(call)
+    taken = {rule["id"] for rule in faults}
+    rule = dict(call.params["body"])
+    rule["id"] = rule.get("id") or next(
+        f"rule-{n}" for n in range(1, len(taken) + 2) if f"rule-{n}" not in taken
+    )
+    if rule["id"] in taken:
+        raise ApiError(
+            400, "duplicate_id", f"A fault rule with id {rule['id']!r} exists.", {"id": rule["id"]}
+        )
+    call.runtime.scenario_loader.check_faults([rule])
+    call.runtime.store.set_rules(call.namespace, faults=[*faults, rule])
+    return 200, _stored(rule, "namespace", {})
+
+
+@HANDLERS("clearFaults")
+def clear_faults(call: Call) -> Reply:
+    removed = len(_own_faults(call))
+    call.runtime.store.set_rules(call.namespace, faults=[])
+    return 200, {"removed": removed}
+
+
+@HANDLERS("deleteFault")
+def delete_fault(call: Call) -> Reply:
+    faults = _own_faults(call)
+    kept = [rule for rule in faults if rule["id"] != call.params["rule_id"]]
+    if len(kept) == len(faults):
+        raise ApiError(
+            404, "not_found", f"No fault rule {call.params['rule_id']!r} in this namespace."
+        )
+    call.runtime.store.set_rules(call.namespace, faults=kept)
+    return 200, {"removed": 1}
+
+
+@HANDLERS("getScenario")
+def get_scenario(call: Call) -> Reply:
+    return 200, call.runtime.store.rules(call.namespace)[1]
+
+
+@HANDLERS("setScenario")
+def set_scenario(call: Call) -> Reply:
+    scenario = with_absolute_times(call.params["body"], call.session.now)
+    call.runtime.store.set_rules(call.namespace, scenario=scenario)
+    return 200, scenario
+
+
+@HANDLERS("listScenarios")
+def list_scenarios(call: Call) -> Reply:
+    library = call.runtime.library
+    return 200, {
+        "scenarios": [
+            {"name": name, "description": file.description, "content": file.content}
+            for name, file in sorted(library.items())
+        ]
+    }
+
+
+@HANDLERS("applyScenario")
+def apply_scenario(call: Call) -> Reply:
+    name = call.params["name"]
+    file = call.runtime.library.get(name)
+    if file is None:
+        raise ApiError(404, "not_found", f"No scenario {name!r}; see GET /__mock/scenarios.")
+    added = {rule["id"] for rule in file.faults}
+    faults = [rule for rule in _own_faults(call) if rule["id"] not in added] + file.faults
+    scenario = with_absolute_times(file.content.get("scenario") or {}, call.session.now)
+    call.runtime.store.set_rules(call.namespace, faults=faults, scenario=scenario)
+    return 200, {"name": name, "faults": len(file.faults)}
 
 
 @HANDLERS("getPackage")
 def get_package(call: Call) -> Reply:
     download_id = call.params["download_id"]
     content = call.runtime.service.package(
-        call.namespace, download_id, call.params["expires"], call.params["signature"]
+        call.session, download_id, call.params["expires"], call.params["signature"]
     )
     return Response(
         content,

@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from . import packages, signing
 from .catalog import ApiKey, BlockVersion, Catalog, Project, Workflow
+from .clock import Clock
+from .faults import FaultRule, Scenario, merge_scenarios
 from .ids import derived_uuid
 from .lifecycle import JobPlan, JobRecord, JobState, evaluate, plan_job
 from .store import DownloadRecord, Store
@@ -57,6 +59,29 @@ class Settings:
     url_ttl_seconds: int = 3600
     plan_cache_size: int = 4096
     package_cache_size: int = 32
+
+
+@dataclass(frozen=True)
+class Session:
+    """One request's view of a namespace: its clock read once, its rules."""
+
+    namespace: str
+    clock: Clock
+    now: float
+    faults: tuple[FaultRule, ...]
+    scenario: Scenario
+
+    @property
+    def polls_mode(self) -> bool:
+        return self.clock.mode == "polls"
+
+
+@dataclass(frozen=True)
+class ServerRules:
+    """Rules loaded at start (`--scenario`): they apply in every namespace."""
+
+    faults: tuple[FaultRule, ...] = ()
+    scenario: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,12 +130,17 @@ class MockService:
         catalog: Catalog,
         store: Store,
         settings: Settings,
+        server_rules: ServerRules | None = None,
         real_time: Callable[[], float] = time.time,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.settings = settings
+        self.server_rules = server_rules or ServerRules()
         self._real_time = real_time
+        self._rules: BoundedCache[tuple[str, int], tuple[tuple[FaultRule, ...], Scenario]] = (
+            BoundedCache(256)
+        )
         self._plans: BoundedCache[tuple[str, str, float], JobPlan] = BoundedCache(
             settings.plan_cache_size
         )
@@ -119,17 +149,32 @@ class MockService:
         )
         self._secret = store.meta("secret")
 
-    # -- clock and keys ----------------------------------------------------
-    def now(self, namespace: str) -> float:
-        return self.store.clock(namespace).now(self._real_time())
+    # -- sessions and keys ------------------------------------------------
+    def session(self, namespace: str) -> Session:
+        """Read the namespace once: clock and rule version (rules are cached per version)."""
+        row = self.store.namespace(namespace)
+        faults, scenario = self._rules.get_or_make(
+            (namespace, row.rules_version), lambda: self._load_rules(namespace, row.rules_version)
+        )
+        return Session(namespace, row.clock, row.clock.now(self._real_time()), faults, scenario)
 
-    def authenticate(self, header: str | None, namespace: str) -> ApiKey:
+    def _load_rules(self, namespace: str, version: int) -> tuple[tuple[FaultRule, ...], Scenario]:
+        own_faults, own_scenario = self.store.rules(namespace) if version else ([], {})
+        faults = tuple(FaultRule.from_json(f, "namespace", f["id"]) for f in own_faults)
+        scenario = merge_scenarios([self.server_rules.scenario, own_scenario])
+        return faults + self.server_rules.faults, Scenario.from_json(scenario)
+
+    def authenticate(self, header: str | None, session: Session) -> ApiKey:
         """Accept `Authorization: <key>` and `Authorization: Bearer <key>`."""
         value = (header or "").strip()
         if value[:7].lower() == "bearer ":
             value = value[7:].strip()
         key = self.catalog.keys.get(value)
-        if key is None or not key.is_active(self.now(namespace)):
+        if (
+            key is None
+            or not key.is_active(session.now)
+            or session.scenario.revoked(key.key, session.now)
+        ):
             raise AccessDenied("forbidden", BAD_KEY)
         return key
 
@@ -207,33 +252,35 @@ class MockService:
         return workflow
 
     # -- jobs --------------------------------------------------------------
-    def create_job(self, key: ApiKey, namespace: str, workflow_id: str, project_id: str) -> JobView:
+    def create_job(
+        self, key: ApiKey, session: Session, workflow_id: str, project_id: str
+    ) -> JobView:
         workflow = self.workflow(key, workflow_id, project_id)
-        created_at = self.now(namespace)
-        seed = self.settings.seed
+        seed, namespace = self.settings.seed, session.namespace
 
         def build(seq: int) -> JobRecord:
+            job_id = derived_uuid(seed, namespace, "job", seq)
             return JobRecord(
                 namespace=namespace,
-                id=derived_uuid(seed, namespace, "job", seq),
+                id=job_id,
                 seq=seq,
                 workflow_id=workflow.id,
                 project_id=workflow.project_id,
                 created_by=key.service_account_id,
-                created_at=created_at,
+                created_at=session.now,
+                overrides=session.scenario.overrides_for(workflow.id, job_id),
             )
 
         record = self.store.insert_job(namespace, build)
-        return self._view(record, workflow, created_at)
+        return self._view(record, workflow, session.now)
 
     def list_jobs(
-        self, key: ApiKey, namespace: str, workflow_id: str, filters: dict[str, str]
+        self, key: ApiKey, session: Session, workflow_id: str, filters: dict[str, str]
     ) -> list[JobView]:
         workflow = self.workflow(key, workflow_id)
-        now = self.now(namespace)
         views = [
-            self._view(record, workflow, now)
-            for record in self.store.jobs_of_workflow(namespace, workflow.id)
+            self._view(record, workflow, session.now)
+            for record in self.store.jobs_of_workflow(session.namespace, workflow.id)
             if ("id" not in filters or record.id == filters["id"])
             and ("created_by" not in filters or record.created_by == filters["created_by"])
             and ("created_on" not in filters or utc_day(record.created_at) == filters["created_on"])
@@ -242,16 +289,21 @@ class MockService:
             views = [v for v in views if v.state.status == filters["status"]]
         return views
 
-    def get_job(self, key: ApiKey, namespace: str, workflow_id: str, job_id: str) -> JobView:
+    def get_job(self, key: ApiKey, session: Session, workflow_id: str, job_id: str) -> JobView:
         """Read a job; in polls clock mode each read moves it one lifecycle step."""
+        return self._job(key, session, workflow_id, job_id, poll=session.polls_mode)
+
+    def _job(
+        self, key: ApiKey, session: Session, workflow_id: str, job_id: str, poll: bool = False
+    ) -> JobView:
         workflow = self.workflow(key, workflow_id)
-        if self.store.clock(namespace).mode == "polls":
-            record = self.store.poll_job(namespace, job_id)
+        if poll:
+            record = self.store.poll_job(session.namespace, job_id)
         else:
-            record = self.store.job(namespace, job_id)
+            record = self.store.job(session.namespace, job_id)
         if record is None or record.workflow_id != workflow.id:
             raise AccessDenied("forbidden", NO_ACCESS)
-        return self._view(record, workflow, self.now(namespace))
+        return self._view(record, workflow, session.now)
 
     def _view(self, record: JobRecord, workflow: Workflow, now: float) -> JobView:
         plan = self._plans.get_or_make(
@@ -261,30 +313,23 @@ class MockService:
         at = max(now, plan.step_time(record.polls))
         return JobView(record, workflow, evaluate(plan, at))
 
-    def _job(self, key: ApiKey, namespace: str, workflow_id: str, job_id: str) -> JobView:
-        workflow = self.workflow(key, workflow_id)
-        record = self.store.job(namespace, job_id)
-        if record is None or record.workflow_id != workflow.id:
-            raise AccessDenied("forbidden", NO_ACCESS)
-        return self._view(record, workflow, self.now(namespace))
-
     # -- downloads ---------------------------------------------------------
     def download_job(
-        self, key: ApiKey, namespace: str, workflow_id: str, job_id: str
+        self, key: ApiKey, session: Session, workflow_id: str, job_id: str
     ) -> DownloadView:
-        job = self._job(key, namespace, workflow_id, job_id)
+        job = self._job(key, session, workflow_id, job_id)
         if not job.state.is_terminal:
             raise NotFinished(
                 "not_finished",
                 "The job has not finished yet; download it once its status is completed or failed.",
                 {"status": job.state.status},
             )
-        return self._open_download(namespace, job, "", self.settings.job_package_seconds)
+        return self._open_download(session, job, "", self.settings.job_package_seconds)
 
     def download_task(
-        self, key: ApiKey, namespace: str, workflow_id: str, job_id: str, task_id: str
+        self, key: ApiKey, session: Session, workflow_id: str, job_id: str, task_id: str
     ) -> DownloadView:
-        job = self._job(key, namespace, workflow_id, job_id)
+        job = self._job(key, session, workflow_id, job_id)
         task = next((t for t in job.state.tasks if self.task_id(job, t) == task_id), None)
         if task is None:
             raise AccessDenied("forbidden", NO_ACCESS)
@@ -294,16 +339,15 @@ class MockService:
                 "The task has not completed; only completed tasks can be downloaded.",
                 {"status": task.status},
             )
-        return self._open_download(namespace, job, task_id, self.settings.task_package_seconds)
+        return self._open_download(session, job, task_id, self.settings.task_package_seconds)
 
     def task_id(self, job: JobView, task: Any) -> str:
         return derived_uuid(job.record.id, "task", task.plan.template.name)
 
     def _open_download(
-        self, namespace: str, job: JobView, task_id: str, preparation: float
+        self, session: Session, job: JobView, task_id: str, preparation: float
     ) -> DownloadView:
-        now = self.now(namespace)
-        clock = self.store.clock(namespace)
+        scenario, namespace = session.scenario, session.namespace
         record = self.store.open_download(
             DownloadRecord(
                 namespace=namespace,
@@ -311,18 +355,24 @@ class MockService:
                 workflow_id=job.workflow.id,
                 job_id=job.record.id,
                 task_id=task_id,
-                created_at=now,
+                created_at=session.now,
                 polls=0,
+                ready_after_seconds=(
+                    preparation if scenario.pending_seconds is None else scenario.pending_seconds
+                ),
+                ready_after_polls=(
+                    self.settings.package_polls
+                    if scenario.pending_polls is None
+                    else scenario.pending_polls
+                ),
             ),
-            count_poll=clock.mode == "polls",
+            count_poll=session.polls_mode,
         )
-        ready = (
-            now >= record.created_at + preparation or record.polls >= self.settings.package_polls
-        )
+        ready = record.is_ready(session.now)
         path = ""
         if ready:
-            expires = int(now) + self.settings.url_ttl_seconds
-            path = signing.signed_path(self._secret, namespace, record.id, expires)
+            ttl = scenario.url_ttl_seconds or self.settings.url_ttl_seconds
+            path = signing.signed_path(self._secret, namespace, record.id, int(session.now) + ttl)
         return DownloadView(
             id=record.id,
             status="ready" if ready else "pending",
@@ -332,25 +382,27 @@ class MockService:
             task_id=task_id,
         )
 
-    def package(self, namespace: str, download_id: str, expires: str, signature: str) -> bytes:
+    def package(self, session: Session, download_id: str, expires: str, signature: str) -> bytes:
         """The ZIP behind a signed URL; any invalid, expired or unknown URL is refused alike."""
         denied = AccessDenied("forbidden", "The signed URL is invalid or has expired.")
+        namespace = session.namespace
         if not signing.is_valid(self._secret, namespace, download_id, expires, signature):
             raise denied
-        if self.now(namespace) >= int(expires):
+        if session.now >= int(expires):
             raise denied
         record = self.store.download(namespace, download_id)
         if record is None:
             raise denied
         return self._packages.get_or_make(
-            (namespace, download_id, record.job_id), lambda: self._build_package(record)
+            (namespace, download_id, record.job_id),
+            lambda: self._build_package(record, session.now),
         )
 
-    def _build_package(self, record: DownloadRecord) -> bytes:
+    def _build_package(self, record: DownloadRecord, now: float) -> bytes:
         job_record = self.store.job(record.namespace, record.job_id)
         workflow = self.catalog.workflows[record.workflow_id]
         assert job_record is not None
-        job = self._view(job_record, workflow, self.now(record.namespace))
+        job = self._view(job_record, workflow, now)
         tasks = [
             t
             for t in job.state.tasks

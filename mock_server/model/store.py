@@ -25,13 +25,19 @@ from .clock import Clock
 from .lifecycle import JobOverrides, JobRecord
 
 STATE_FORMAT = "pixxel-mock-state"
+_NAMESPACE_COLUMNS = ("namespace", "mode", "speed", "sim_anchor", "real_anchor", "rules_version")
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS clocks (
+CREATE TABLE IF NOT EXISTS namespaces (
     namespace TEXT PRIMARY KEY, mode TEXT NOT NULL, speed REAL NOT NULL,
-    sim_anchor REAL NOT NULL, real_anchor REAL NOT NULL);
+    sim_anchor REAL NOT NULL, real_anchor REAL NOT NULL,
+    rules_version INTEGER NOT NULL DEFAULT 0,
+    faults TEXT NOT NULL DEFAULT '[]', scenario TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS fault_counts (
+    namespace TEXT NOT NULL, rule_id TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (namespace, rule_id));
 CREATE TABLE IF NOT EXISTS jobs (
     namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
     workflow_id TEXT NOT NULL, project_id TEXT NOT NULL, created_by TEXT NOT NULL,
@@ -43,6 +49,7 @@ CREATE TABLE IF NOT EXISTS downloads (
     namespace TEXT NOT NULL, id TEXT NOT NULL, workflow_id TEXT NOT NULL,
     job_id TEXT NOT NULL, task_id TEXT NOT NULL, created_at REAL NOT NULL,
     polls INTEGER NOT NULL DEFAULT 0,
+    ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
     PRIMARY KEY (namespace, id));
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, at REAL NOT NULL,
@@ -65,6 +72,21 @@ class DownloadRecord:
     task_id: str  # "" for a job package
     created_at: float
     polls: int
+    ready_after_seconds: float  # fixed at creation, so a ready package never turns pending
+    ready_after_polls: int
+
+    def is_ready(self, now: float) -> bool:
+        return now >= self.created_at + self.ready_after_seconds or (
+            self.polls >= self.ready_after_polls
+        )
+
+
+@dataclass(frozen=True)
+class NamespaceRow:
+    """What each request reads once: the clock, and the version of the rules."""
+
+    clock: Clock
+    rules_version: int
 
 
 class Store:
@@ -154,24 +176,97 @@ class Store:
     def initial_clock(self) -> Clock:
         return Clock(**json.loads(self.meta("initial_clock")))
 
-    # -- clocks ------------------------------------------------------------
-    def clock(self, namespace: str) -> Clock:
+    # -- namespaces: clock and rules ---------------------------------------
+    def namespace(self, namespace: str) -> NamespaceRow:
         row = (
             self._connection()
             .execute(
-                "SELECT mode, speed, sim_anchor, real_anchor FROM clocks WHERE namespace=?",
+                "SELECT mode, speed, sim_anchor, real_anchor, rules_version FROM namespaces"
+                " WHERE namespace=?",
                 (namespace,),
             )
             .fetchone()
         )
-        return Clock(*row) if row else self.initial_clock()
+        if row is None:
+            return NamespaceRow(self.initial_clock(), 0)
+        return NamespaceRow(Clock(*row[:4]), row[4])
+
+    def clock(self, namespace: str) -> Clock:
+        return self.namespace(namespace).clock
+
+    def _ensure_namespace(self, conn: sqlite3.Connection, namespace: str) -> None:
+        clock = self.initial_clock()
+        conn.execute(
+            "INSERT OR IGNORE INTO namespaces (namespace, mode, speed, sim_anchor, real_anchor)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (namespace, clock.mode, clock.speed, clock.sim_anchor, clock.real_anchor),
+        )
 
     def set_clock(self, namespace: str, clock: Clock) -> None:
         with self.transaction() as conn:
+            self._ensure_namespace(conn, namespace)
             conn.execute(
-                "INSERT OR REPLACE INTO clocks VALUES (?, ?, ?, ?, ?)",
-                (namespace, clock.mode, clock.speed, clock.sim_anchor, clock.real_anchor),
+                "UPDATE namespaces SET mode=?, speed=?, sim_anchor=?, real_anchor=?"
+                " WHERE namespace=?",
+                (clock.mode, clock.speed, clock.sim_anchor, clock.real_anchor, namespace),
             )
+
+    def rules(self, namespace: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """(fault rules, scenario) of the namespace."""
+        row = (
+            self._connection()
+            .execute("SELECT faults, scenario FROM namespaces WHERE namespace=?", (namespace,))
+            .fetchone()
+        )
+        return (json.loads(row[0]), json.loads(row[1])) if row else ([], {})
+
+    def set_rules(
+        self,
+        namespace: str,
+        faults: list[dict[str, Any]] | None = None,
+        scenario: dict[str, Any] | None = None,
+    ) -> None:
+        """Replace the namespace's fault rules and/or scenario; counts of dropped rules go."""
+        with self.transaction() as conn:
+            self._ensure_namespace(conn, namespace)
+            if faults is not None:
+                conn.execute(
+                    "UPDATE namespaces SET faults=? WHERE namespace=?",
+                    (json.dumps(faults), namespace),
+                )
+                kept = [f["id"] for f in faults]
+                conn.execute(
+                    "DELETE FROM fault_counts WHERE namespace=? AND rule_id NOT IN"
+                    f" ({','.join('?' * len(kept))})",
+                    (namespace, *kept),
+                )
+            if scenario is not None:
+                conn.execute(
+                    "UPDATE namespaces SET scenario=? WHERE namespace=?",
+                    (json.dumps(scenario), namespace),
+                )
+            conn.execute(
+                "UPDATE namespaces SET rules_version=? WHERE namespace=?",
+                (time.time_ns(), namespace),
+            )
+
+    def count_match(self, namespace: str, rule_id: str) -> int:
+        """Count one more match of a rule in a namespace; return the new count."""
+        with self.transaction() as conn:
+            (count,) = conn.execute(
+                "INSERT INTO fault_counts VALUES (?, ?, 1) ON CONFLICT (namespace, rule_id)"
+                " DO UPDATE SET count = count + 1 RETURNING count",
+                (namespace, rule_id),
+            ).fetchone()
+        return int(count)
+
+    def match_counts(self, namespace: str) -> dict[str, int]:
+        rows = (
+            self._connection()
+            .execute("SELECT rule_id, count FROM fault_counts WHERE namespace=?", (namespace,))
+            .fetchall()
+        )
+        return dict(rows)
 
     # -- jobs --------------------------------------------------------------
     def insert_job(self, namespace: str, build: Callable[[int], JobRecord]) -> JobRecord:
@@ -219,7 +314,7 @@ class Store:
         """Create the download on the first PUT; on later ones count a poll if asked."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO downloads VALUES (?, ?, ?, ?, ?, ?, 0)",
+                "INSERT OR IGNORE INTO downloads VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (
                     record.namespace,
                     record.id,
@@ -227,6 +322,8 @@ class Store:
                     record.job_id,
                     record.task_id,
                     record.created_at,
+                    record.ready_after_seconds,
+                    record.ready_after_polls,
                 ),
             )
             if count_poll:
@@ -299,9 +396,9 @@ class Store:
 
     # -- whole state -------------------------------------------------------
     def reset(self, namespace: str | None) -> None:
-        """Forget jobs, downloads and clock changes (of one namespace, or all)."""
+        """Forget jobs, downloads, clock changes, rules and journal (of one namespace, or all)."""
         with self.transaction() as conn:
-            for table in ("jobs", "downloads", "clocks", "journal"):
+            for table in ("jobs", "downloads", "namespaces", "fault_counts", "journal"):
                 if namespace is None:
                     conn.execute(f"DELETE FROM {table}")
                 else:
@@ -313,11 +410,17 @@ class Store:
             "format": STATE_FORMAT,
             "schema_version": SCHEMA_VERSION,
             "exported_at": time.time(),
-            "clocks": [
-                dict(
-                    zip(("namespace", "mode", "speed", "sim_anchor", "real_anchor"), r, strict=True)
-                )
-                for r in conn.execute("SELECT * FROM clocks ORDER BY namespace")
+            "namespaces": [
+                {
+                    **dict(zip(_NAMESPACE_COLUMNS, r[:6], strict=True)),
+                    "faults": json.loads(r[6]),
+                    "scenario": json.loads(r[7]),
+                }
+                for r in conn.execute("SELECT * FROM namespaces ORDER BY namespace")
+            ],
+            "fault_counts": [
+                {"namespace": r[0], "rule_id": r[1], "count": r[2]}
+                for r in conn.execute("SELECT * FROM fault_counts ORDER BY namespace, rule_id")
             ],
             "jobs": [
                 _job_to_json(_job_from_row(r))
@@ -330,25 +433,33 @@ class Store:
         }
 
     def import_(self, snapshot: dict[str, Any]) -> None:
-        """Replace every job, download and clock by those of a snapshot, atomically."""
-        clocks = [
+        """Replace every job, download and namespace (clock, rules) by a snapshot's, atomically."""
+        namespaces = [
             (
-                c["namespace"],
-                c["mode"],
-                float(c["speed"]),
-                float(c["sim_anchor"]),
-                float(c["real_anchor"]),
+                n["namespace"],
+                n["mode"],
+                float(n["speed"]),
+                float(n["sim_anchor"]),
+                float(n["real_anchor"]),
+                time.time_ns(),  # a new version: every worker reloads the rules
+                json.dumps(n.get("faults", [])),
+                json.dumps(n.get("scenario", {})),
             )
-            for c in snapshot["clocks"]
+            for n in snapshot["namespaces"]
+        ]
+        counts = [
+            (c["namespace"], c["rule_id"], int(c["count"]))
+            for c in snapshot.get("fault_counts", [])
         ]
         jobs = [_job_row(_job_from_json(j)) for j in snapshot["jobs"]]
         downloads = [tuple(DownloadRecord(**d).__dict__.values()) for d in snapshot["downloads"]]
         with self.transaction() as conn:
-            for table in ("jobs", "downloads", "clocks"):
+            for table in ("jobs", "downloads", "namespaces", "fault_counts"):
                 conn.execute(f"DELETE FROM {table}")
-            conn.executemany("INSERT INTO clocks VALUES (?, ?, ?, ?, ?)", clocks)
+            conn.executemany("INSERT INTO namespaces VALUES (?, ?, ?, ?, ?, ?, ?, ?)", namespaces)
+            conn.executemany("INSERT INTO fault_counts VALUES (?, ?, ?)", counts)
             conn.executemany("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
-            conn.executemany("INSERT INTO downloads VALUES (?, ?, ?, ?, ?, ?, ?)", downloads)
+            conn.executemany("INSERT INTO downloads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", downloads)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
