@@ -10,7 +10,7 @@ import requests
 
 from examples.pipeline_client import PixxelClient, PixxelError, run_pipeline
 
-from .helpers import AGRI, WF_FANOUT, WF_LINEAR
+from .helpers import AGRI, URBAN, WF_FANOUT, WF_LINEAR, WF_MANY
 
 
 def test_example_client_finishes_its_job_without_violations(pixxel_mock, tmp_path: Path) -> None:
@@ -48,3 +48,23 @@ def test_fixture_is_cleared_between_tests_and_controls_the_clock(pixxel_mock) ->
     assert pixxel_mock.requests() == []  # the previous test's traffic is gone
     before = pixxel_mock.set_clock(mode="manual")["epoch"]
     assert pixxel_mock.advance(600)["epoch"] == pytest.approx(before + 600)
+
+
+@pytest.mark.parametrize("scenario", ["throttled", "flaky-gateway"])
+def test_example_client_finishes_under_faults(pixxel_mock, tmp_path: Path, scenario: str) -> None:
+    pixxel_mock.apply_scenario(scenario)
+    client = PixxelClient(pixxel_mock.url, pixxel_mock.keys["beta"], poll_delay=0)
+    job = run_pipeline(client, WF_MANY, URBAN, tmp_path / "job.zip")  # 21 tasks: many polls
+    assert job["status"] == "completed"
+    faults = [e for e in pixxel_mock.requests() if e["status"] in (429, 502, 503)]
+    assert faults, "the scenario produced no fault: the test proves nothing"
+    pixxel_mock.assert_no_violations()
+
+
+def test_example_client_reports_a_key_revoked_mid_run(pixxel_mock, tmp_path: Path) -> None:
+    pixxel_mock.apply_scenario("revoked-key")
+    pixxel_mock.advance(600)
+    client = PixxelClient(pixxel_mock.url, pixxel_mock.keys["alpha"], poll_delay=0)
+    with pytest.raises(PixxelError) as refused:
+        run_pipeline(client, WF_LINEAR, AGRI, tmp_path / "job.zip")
+    assert refused.value.status == 403

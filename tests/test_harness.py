@@ -119,3 +119,12 @@ def test_contract_against_a_live_mock_is_read_only_by_default(tmp_path: Path) ->
     assert "POST /v0/workflows/{workflow_id}/jobs" not in results["cases"]
     assert results["applied"]["lifecycle"] == ["lifecycle_properties"]  # a mock: it ran
     assert jobs_created == []  # no job was created outside the lifecycle's own namespace
+
+
+def test_contract_stays_green_with_faults_on(tmp_path: Path) -> None:
+    code, results, output = run_contract(
+        tmp_path, "--max-examples=10", "--scenario=flaky-gateway", "--scenario=throttled"
+    )
+    assert code == 0, output[-3000:]
+    assert "check ignored_auth" in results["skipped"]
+    assert len([row for row in results["cases"] if row != "lifecycle"]) == 16
