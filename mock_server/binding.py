@@ -149,12 +149,14 @@ def _view(
                 request.headers,
                 lambda: request.get_data(cache=True),
             )
-            reply = handler(Call(params, session, key, runtime, request.host_url, request.headers))
+            reply = handler(Call(params, session, key, runtime, request))
         except DomainError as exc:
             raise ApiError(_DOMAIN_STATUS[exc.kind], exc.code, exc.message, exc.details) from exc
         if isinstance(reply, Response):
             return reply
         status, body = reply
+        if isinstance(body, bytes):
+            return Response(body, status=status, mimetype="application/json")
         return json_response(status, body)
 
     view.__name__ = operation.operation_id

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response
+from flask import Request, Response
 
 from .model.catalog import ApiKey
 from .model.service import Session
@@ -21,15 +21,19 @@ class Call:
     session: Session
     key: ApiKey | None
     runtime: Runtime
-    base_url: str
-    headers: Any
+    request: Request
 
     @property
     def namespace(self) -> str:
         return self.session.namespace
 
+    @property
+    def base_url(self) -> str:
+        """Computed only when asked (signed URLs): it costs more than a whole job read."""
+        return self.request.host_url
 
-Reply = tuple[int, Any] | Response
+
+Reply = tuple[int, Any] | Response  # a bytes body is JSON already serialised
 Handler = Callable[[Call], Reply]
 
 

@@ -27,10 +27,14 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
+def to_json(body: Any) -> bytes:
+    """Compact UTF-8 JSON, as every answer of the mock is written."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    """Serialise without Flask's per-call indirections; compact, UTF-8."""
-    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    return Response(payload, status=status, headers=headers, mimetype="application/json")
+    """Serialise without Flask's per-call indirections."""
+    return Response(to_json(body), status=status, headers=headers, mimetype="application/json")
 
 
 def error_response(error: ApiError) -> Response:

@@ -6,12 +6,14 @@ import shutil
 import tempfile
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import MockConfig
+from .model.cache import BoundedCache
 from .model.catalog import Catalog, load_catalog
 from .model.clock import Clock
+from .model.lifecycle import JobState
 from .model.service import MockService, Settings
 from .model.store import Store
 from .resources import API_SPEC, CONTROL_SPEC
@@ -30,6 +32,9 @@ class Runtime:
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
+    rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes]] = field(
+        default_factory=lambda: BoundedCache(4096)
+    )
 
     @classmethod
     def build(cls, config: MockConfig) -> Runtime:
@@ -49,6 +54,7 @@ class Runtime:
             state_file,
             Clock(mode=config.clock_mode, speed=config.speed, sim_anchor=start, real_anchor=now),
             journal_size=config.journal_size,
+            journal_wait=config.journal_wait_seconds,
         )
         settings = Settings(
             seed=config.seed,

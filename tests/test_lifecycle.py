@@ -118,7 +118,9 @@ def test_failure_fails_the_job_and_its_dependants_never_start() -> None:
 
 def test_injected_failure_and_slow_factor_are_part_of_the_record() -> None:
     workflow = CATALOG.workflows[WF_LINEAR]
-    failing = plan(workflow, JobOverrides(failures={"mask": TaskFailure("bad_request", "no AOI")}))
+    failing = plan(
+        workflow, JobOverrides.of(failures={"mask": TaskFailure("bad_request", "no AOI")})
+    )
     assert evaluate(failing, failing.finished_at).status == "failed"
     assert [t.start is not None for t in failing.tasks] == [True, True, False, False]
     normal, slow = plan(workflow), plan(workflow, JobOverrides(slow_factor=3.0))
@@ -172,3 +174,42 @@ def test_random_dags_keep_every_invariant(workflow: Workflow, seed: int, slow: f
     final = evaluate(p, p.finished_at)
     assert final.status == ("failed" if p.failed else "completed")
     assert (final.progress == 100) == (final.status == "completed")
+
+
+def visible(state) -> tuple:
+    """Everything a read shows (the API's fields are functions of these)."""
+    return (
+        state.status,
+        state.progress,
+        state.exec_created_at,
+        state.updated_at,
+        state.finished_at,
+        tuple(
+            (
+                t.status,
+                t.progress,
+                t.recv_time,
+                t.send_time,
+                t.inference_start,
+                t.inference_end,
+                t.finished_at,
+                t.updated_at,
+            )
+            for t in state.tasks
+        ),
+    )
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(workflows(), st.integers(0, 1000), st.lists(st.floats(0, 1), min_size=1, max_size=8))
+def test_a_state_holds_until_its_valid_until(workflow: Workflow, seed: int, fractions) -> None:
+    """The read cache reuses a state while `holds_at`: it must show nothing stale."""
+    p = plan(workflow, seed=seed)
+    span = p.finished_at - p.created_at + 20
+    for fraction in fractions:
+        at = p.created_at + fraction * span
+        state = evaluate(p, at)
+        assert state.valid_until > at
+        later = min(state.valid_until, at + span) - 1e-6
+        if later > at:
+            assert visible(evaluate(p, later)) == visible(state)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..calls import Call, HandlerRegistry, Reply
+from ..errors import to_json
 from ..model.catalog import ApiKey
+from ..model.service import JobView
 from ..model.timefmt import parse_rfc3339, utc_day
 from . import views
 
@@ -122,18 +124,28 @@ def list_jobs(call: Call) -> Reply:
 
 @HANDLERS("createJob")
 def create_job(call: Call) -> Reply:
-    service = call.runtime.service
-    job = service.create_job(
+    job = call.runtime.service.create_job(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "project_id")
     )
-    return 200, views.job(job, service)
+    return 200, _rendered_job(call, job)
 
 
 @HANDLERS("getJob")
 def get_job(call: Call) -> Reply:
     service = call.runtime.service
     job = service.get_job(_key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id"))
-    return 200, views.job(job, service)
+    return 200, _rendered_job(call, job)
+
+
+def _rendered_job(call: Call, job: JobView) -> bytes:
+    """The job's JSON, built once per state: while it holds, polls get the same bytes."""
+    key = (job.record.namespace, job.record.id)
+    cached = call.runtime.rendered_jobs.get(key)
+    if cached is not None and cached[0] is job.state:
+        return cached[1]
+    body = to_json(views.job(job, call.runtime.service))
+    call.runtime.rendered_jobs.put(key, (job.state, body))
+    return body
 
 
 @HANDLERS("downloadJob")

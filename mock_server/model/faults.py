@@ -196,7 +196,7 @@ class Scenario:
         for entry in self.slow_jobs:
             if applies(entry):
                 factor *= float(entry["factor"])
-        return JobOverrides(slow_factor=factor, failures=failures)
+        return JobOverrides.of(slow_factor=factor, failures=failures)
 
     def revoked(self, key: str, at: float) -> bool:
         revoked_at = self.revocations.get(key)

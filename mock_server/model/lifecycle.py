@@ -15,8 +15,10 @@ does. `plan_job` fixes when each task starts and ends (deterministic for a seed)
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .catalog import TaskFailure, TaskTemplate, Workflow
 from .ids import unit_interval
@@ -29,17 +31,26 @@ FAILURE_POINT = 0.6  # a failing task fails after this share of its duration
 
 @dataclass(frozen=True)
 class JobOverrides:
-    """Per-job scenario settings fixed at creation (slow jobs, injected task failures)."""
+    """Per-job scenario settings fixed at creation (slow jobs, injected task failures).
+
+    Hashable, so a job record can key the caches of its plan and states.
+    """
 
     slow_factor: float = 1.0
-    failures: Mapping[str, TaskFailure] = field(default_factory=dict)
+    failures: tuple[tuple[str, TaskFailure], ...] = ()
+
+    @classmethod
+    def of(
+        cls, slow_factor: float = 1.0, failures: Mapping[str, TaskFailure] | None = None
+    ) -> JobOverrides:
+        return cls(slow_factor, tuple(sorted((failures or {}).items())))
 
     def to_json(self) -> dict[str, object]:
         return {
             "slow_factor": self.slow_factor,
             "failures": {
                 name: {"failure_type": f.failure_type, "err_msg": f.err_msg}
-                for name, f in self.failures.items()
+                for name, f in self.failures
             },
         }
 
@@ -48,7 +59,7 @@ class JobOverrides:
         data = data or {}
         failures = data.get("failures") or {}
         assert isinstance(failures, Mapping)
-        return cls(
+        return cls.of(
             slow_factor=float(data.get("slow_factor", 1.0)),  # type: ignore[arg-type]
             failures={name: TaskFailure(**raw) for name, raw in failures.items()},
         )
@@ -66,7 +77,7 @@ class JobRecord:
     created_by: str
     created_at: float
     polls: int = 0
-    overrides: JobOverrides = field(default_factory=JobOverrides)
+    overrides: JobOverrides = JobOverrides()
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,11 @@ class JobState:
     updated_at: float
     finished_at: float | None
     tasks: tuple[TaskState, ...]
+    valid_until: float = math.inf  # nothing visible changes before this moment
+
+    def holds_at(self, at: float) -> bool:
+        """Whether a read at `at` would show exactly this state (so it can be reused)."""
+        return self.at <= at < self.valid_until
 
     @property
     def is_terminal(self) -> bool:
@@ -140,7 +156,7 @@ def plan_job(record: JobRecord, workflow: Workflow, seed: int, queue_seconds: fl
     """Fix each task's start and end. Pure and deterministic for (record, workflow, seed)."""
     started_at = record.created_at + queue_seconds
     failures = {t.name: t.failure for t in workflow.tasks if t.failure}
-    failures.update(record.overrides.failures)
+    failures.update(dict(record.overrides.failures))
     durations = {
         t.name: t.block.estimated_time_duration
         * record.overrides.slow_factor
@@ -216,7 +232,32 @@ def evaluate(plan: JobPlan, at: float) -> JobState:
         updated_at=updated_at,
         finished_at=finished_at,
         tasks=tasks,
+        valid_until=_next_change(plan, at, progress, tasks),
     )
+
+
+def _next_change(plan: JobPlan, at: float, progress: int, tasks: tuple[TaskState, ...]) -> float:
+    """The first moment after `at` when the job, or any task, would read differently."""
+    index = bisect.bisect_right(plan.events, at)
+    moments = [plan.events[index]] if index < len(plan.events) else []
+    running = 0
+    for task in tasks:
+        start, end = task.plan.start, task.plan.end
+        if start is None or end is None or not start <= at < end:
+            continue
+        running += 1
+        span = end - start
+        moments += [m for m in (start + 0.02 * span, start + 0.05 * span) if m > at]
+        if task.progress < 99:
+            moments.append(start + (task.progress + 1) * span / 100)
+    if running and progress < 99 and plan.total_work > 0:
+        done = sum(
+            min(max(at - t.start, 0.0), t.end - t.start)
+            for t in plan.tasks
+            if t.start is not None and t.end is not None
+        )
+        moments.append(at + ((progress + 1) * plan.total_work / 100 - done) / running)
+    return min(moments, default=math.inf)
 
 
 def _task_state(task: TaskPlan, created_at: float, at: float) -> TaskState:

@@ -7,12 +7,12 @@ DomainError that the HTTP layer turns into the documented status and envelope.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from . import packages, signing
+from .cache import BoundedCache
 from .catalog import ApiKey, BlockVersion, Catalog, Project, Workflow
 from .clock import Clock
 from .faults import FaultRule, Scenario, merge_scenarios
@@ -101,27 +101,6 @@ class DownloadView:
     task_id: str
 
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class BoundedCache(Generic[K, V]):
-    """A small LRU map; bounded so memory stays flat however many jobs are read."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        value = self._items[key] = make()
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return value
-
-
 class MockService:
     """The domain operations behind the API, for one catalog and one store."""
 
@@ -141,11 +120,14 @@ class MockService:
         self._rules: BoundedCache[tuple[str, int], tuple[tuple[FaultRule, ...], Scenario]] = (
             BoundedCache(256)
         )
-        self._plans: BoundedCache[tuple[str, str, float], JobPlan] = BoundedCache(
+        self._plans: BoundedCache[tuple[object, ...], JobPlan] = BoundedCache(
             settings.plan_cache_size
         )
-        self._packages: BoundedCache[tuple[str, str, str], bytes] = BoundedCache(
+        self._packages: BoundedCache[tuple[object, ...], bytes] = BoundedCache(
             settings.package_cache_size
+        )
+        self._states: BoundedCache[tuple[object, ...], JobState] = BoundedCache(
+            settings.plan_cache_size
         )
         self._secret = store.meta("secret")
 
@@ -306,12 +288,17 @@ class MockService:
         return self._view(record, workflow, session.now)
 
     def _view(self, record: JobRecord, workflow: Workflow, now: float) -> JobView:
+        """The job at `now`; a state is reused while nothing in it can have changed."""
+        # the whole record but its poll count: ids repeat after a reset (they are seeded)
+        key = (record.namespace, record.id, record.created_at, record.workflow_id, record.overrides)
         plan = self._plans.get_or_make(
-            (record.namespace, record.id, record.created_at),
-            lambda: plan_job(record, workflow, self.settings.seed, self.settings.queue_seconds),
+            key, lambda: plan_job(record, workflow, self.settings.seed, self.settings.queue_seconds)
         )
         at = max(now, plan.step_time(record.polls))
-        return JobView(record, workflow, evaluate(plan, at))
+        state = self._states.get((*key, record.polls))
+        if state is None or not state.holds_at(at):
+            state = self._states.put((*key, record.polls), evaluate(plan, at))
+        return JobView(record, workflow, state)
 
     # -- downloads ---------------------------------------------------------
     def download_job(
@@ -391,17 +378,17 @@ class MockService:
         if session.now >= int(expires):
             raise denied
         record = self.store.download(namespace, download_id)
-        if record is None:
+        job_record = record and self.store.job(namespace, record.job_id)
+        if record is None or job_record is None:
             raise denied
+        # a package shows a finished job: fixed by the download and the job's record
+        key = (record, job_record.workflow_id, job_record.created_at, job_record.overrides)
         return self._packages.get_or_make(
-            (namespace, download_id, record.job_id),
-            lambda: self._build_package(record, session.now),
+            key, lambda: self._build_package(record, job_record, session.now)
         )
 
-    def _build_package(self, record: DownloadRecord, now: float) -> bytes:
-        job_record = self.store.job(record.namespace, record.job_id)
+    def _build_package(self, record: DownloadRecord, job_record: JobRecord, now: float) -> bytes:
         workflow = self.catalog.workflows[record.workflow_id]
-        assert job_record is not None
         job = self._view(job_record, workflow, now)
         tasks = [
             t

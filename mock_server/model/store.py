@@ -21,10 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cache import BoundedCache
 from .clock import Clock
+from .epoch import Epoch
 from .lifecycle import JobOverrides, JobRecord
 
 STATE_FORMAT = "pixxel-mock-state"
+JOURNAL_BATCH = 500  # entries buffered at most before an inline write
+JOURNAL_FLUSH_SECONDS = 0.005
 _NAMESPACE_COLUMNS = ("namespace", "mode", "speed", "sim_anchor", "real_anchor", "rules_version")
 SCHEMA_VERSION = 1
 
@@ -92,12 +96,28 @@ class NamespaceRow:
 class Store:
     """SQLite-backed state. One instance per app; connections are per thread and process."""
 
-    def __init__(self, path: Path, initial_clock: Clock, journal_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        initial_clock: Clock,
+        journal_size: int = 10_000,
+        journal_wait: float = 0.0,
+        job_cache_size: int = 10_000,
+    ) -> None:
         self.path = Path(path)
         self.journal_size = journal_size
+        self.journal_wait = journal_wait  # how long other processes may hold unflushed entries
         self._local = threading.local()
         self._initial_clock = initial_clock
+        self._initial: Clock | None = None
         self._journal_writes = 0
+        self._journal_buffer: list[tuple[Any, ...]] = []
+        self._journal_lock = threading.Lock()
+        self._flusher_pid = 0
+        self._epoch = Epoch(self.path.with_name(self.path.name + ".epoch"))
+        self._seen_epoch = -1
+        self._namespaces: dict[str, NamespaceRow] = {}
+        self._jobs: BoundedCache[tuple[str, str], JobRecord] = BoundedCache(job_cache_size)
         self._check_and_init()
 
     # -- connections -------------------------------------------------------
@@ -112,8 +132,11 @@ class Store:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; BEGIN IMMEDIATE serialises writers across processes."""
+    def transaction(self, invalidates: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction; BEGIN IMMEDIATE serialises writers across processes.
+
+        `invalidates`: the change can make cached reads stale in every process.
+        """
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -122,6 +145,16 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        if invalidates:
+            self._epoch.bump()
+
+    def _fresh(self) -> None:
+        """Drop this process's cached reads if any process changed something since."""
+        epoch = self._epoch.read()
+        if epoch != self._seen_epoch:
+            self._namespaces.clear()
+            self._jobs.clear()
+            self._seen_epoch = epoch
 
     def _check_and_init(self) -> None:
         try:
@@ -174,10 +207,20 @@ class Store:
         return row[0]
 
     def initial_clock(self) -> Clock:
-        return Clock(**json.loads(self.meta("initial_clock")))
+        """The clock a namespace starts with; fixed when the state file was created."""
+        if self._initial is None:
+            self._initial = Clock(**json.loads(self.meta("initial_clock")))
+        return self._initial
 
     # -- namespaces: clock and rules ---------------------------------------
     def namespace(self, namespace: str) -> NamespaceRow:
+        self._fresh()
+        cached = self._namespaces.get(namespace)
+        if cached is None:
+            cached = self._namespaces[namespace] = self._read_namespace(namespace)
+        return cached
+
+    def _read_namespace(self, namespace: str) -> NamespaceRow:
         row = (
             self._connection()
             .execute(
@@ -203,7 +246,7 @@ class Store:
         )
 
     def set_clock(self, namespace: str, clock: Clock) -> None:
-        with self.transaction() as conn:
+        with self.transaction(invalidates=True) as conn:
             self._ensure_namespace(conn, namespace)
             conn.execute(
                 "UPDATE namespaces SET mode=?, speed=?, sim_anchor=?, real_anchor=?"
@@ -227,7 +270,7 @@ class Store:
         scenario: dict[str, Any] | None = None,
     ) -> None:
         """Replace the namespace's fault rules and/or scenario; counts of dropped rules go."""
-        with self.transaction() as conn:
+        with self.transaction(invalidates=True) as conn:
             self._ensure_namespace(conn, namespace)
             if faults is not None:
                 conn.execute(
@@ -280,16 +323,21 @@ class Store:
         return record
 
     def job(self, namespace: str, job_id: str) -> JobRecord | None:
+        """A job record; records only change through polls, reset and import (epoch)."""
+        self._fresh()
+        cached = self._jobs.get((namespace, job_id))
+        if cached is not None:
+            return cached
         row = (
             self._connection()
             .execute("SELECT * FROM jobs WHERE namespace=? AND id=?", (namespace, job_id))
             .fetchone()
         )
-        return _job_from_row(row) if row else None
+        return self._jobs.put((namespace, job_id), _job_from_row(row)) if row else None
 
     def poll_job(self, namespace: str, job_id: str) -> JobRecord | None:
         """Count one read of the job (polls clock mode) and return the updated record."""
-        with self.transaction() as conn:
+        with self.transaction(invalidates=True) as conn:
             conn.execute(
                 "UPDATE jobs SET polls = polls + 1 WHERE namespace=? AND id=?", (namespace, job_id)
             )
@@ -346,30 +394,63 @@ class Store:
 
     # -- journal -----------------------------------------------------------
     def journal_append(self, entry: dict[str, Any]) -> None:
+        """Buffer an entry; a thread of this process writes the buffer every few ms."""
+        row = (
+            entry["namespace"],
+            entry["at"],
+            entry["method"],
+            entry["path"],
+            entry["query"],
+            entry.get("operation_id"),
+            entry["status"],
+            entry["duration_ms"],
+            json.dumps(entry.get("violations", [])),
+        )
+        with self._journal_lock:
+            self._journal_buffer.append(row)
+            full = len(self._journal_buffer) >= JOURNAL_BATCH
+        if full:
+            self.flush_journal()
+        elif self._flusher_pid != os.getpid():
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        with self._journal_lock:
+            if self._flusher_pid == os.getpid():
+                return
+            self._flusher_pid = os.getpid()
+        threading.Thread(target=self._flush_forever, name="journal-flusher", daemon=True).start()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(JOURNAL_FLUSH_SECONDS)
+            self.flush_journal()
+
+    def flush_journal(self) -> None:
+        """Write this process's buffered entries; keep at most `journal_size` in the file."""
+        with self._journal_lock:
+            rows, self._journal_buffer = self._journal_buffer, []
+        if not rows:
+            return
         with self.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO journal (namespace, at, method, path, query, operation_id,"
                 " status, duration_ms, violations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry["namespace"],
-                    entry["at"],
-                    entry["method"],
-                    entry["path"],
-                    entry["query"],
-                    entry.get("operation_id"),
-                    entry["status"],
-                    entry["duration_ms"],
-                    json.dumps(entry.get("violations", [])),
-                ),
+                rows,
             )
-            self._journal_writes += 1
-            if self._journal_writes % 100 == 0:
+            self._journal_writes += len(rows)
+            if self._journal_writes >= JOURNAL_BATCH:
+                self._journal_writes = 0
                 conn.execute(
                     "DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - ?",
                     (self.journal_size,),
                 )
 
     def journal(self, namespace: str | None, limit: int) -> list[dict[str, Any]]:
+        """The newest entries, oldest first, once every process has flushed its buffer."""
+        self.flush_journal()
+        if self.journal_wait:
+            time.sleep(self.journal_wait)
         query = "SELECT * FROM journal"
         args: tuple[Any, ...] = ()
         if namespace is not None:
@@ -388,6 +469,9 @@ class Store:
         return entries
 
     def clear_journal(self, namespace: str | None) -> None:
+        self.flush_journal()
+        if self.journal_wait:
+            time.sleep(self.journal_wait)
         with self.transaction() as conn:
             if namespace is None:
                 conn.execute("DELETE FROM journal")
@@ -397,7 +481,8 @@ class Store:
     # -- whole state -------------------------------------------------------
     def reset(self, namespace: str | None) -> None:
         """Forget jobs, downloads, clock changes, rules and journal (of one namespace, or all)."""
-        with self.transaction() as conn:
+        self.flush_journal()
+        with self.transaction(invalidates=True) as conn:
             for table in ("jobs", "downloads", "namespaces", "fault_counts", "journal"):
                 if namespace is None:
                     conn.execute(f"DELETE FROM {table}")
@@ -453,7 +538,7 @@ class Store:
         ]
         jobs = [_job_row(_job_from_json(j)) for j in snapshot["jobs"]]
         downloads = [tuple(DownloadRecord(**d).__dict__.values()) for d in snapshot["downloads"]]
-        with self.transaction() as conn:
+        with self.transaction(invalidates=True) as conn:
             for table in ("jobs", "downloads", "namespaces", "fault_counts"):
                 conn.execute(f"DELETE FROM {table}")
             conn.executemany("INSERT INTO namespaces VALUES (?, ?, ?, ?, ?, ?, ?, ?)", namespaces)
@@ -462,6 +547,7 @@ class Store:
             conn.executemany("INSERT INTO downloads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", downloads)
 
     def close(self) -> None:
+        self.flush_journal()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
