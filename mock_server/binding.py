@@ -14,12 +14,13 @@ import re
 import time
 from collections.abc import Callable
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from .calls import Call, HandlerRegistry, Reply
 from .errors import ApiError, error_response, json_response
 from .exchange import response_problem
+from .exchange_state import DEFAULT_NAMESPACE, ExchangeState, state_of
 from .injection import fault_response, parse_prefer, preferred_response, truncate
 from .model.catalog import ApiKey
 from .model.service import DomainError, Session
@@ -30,7 +31,6 @@ from .validation import validate_request
 NAMESPACE_HEADER = "X-Mock-Session"
 CONTROL_TOKEN_HEADER = "X-Mock-Token"
 CONTROL_PREFIX = "/__mock"
-DEFAULT_NAMESPACE = "default"
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DOMAIN_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400}
 
@@ -44,7 +44,9 @@ def api_guard(operation: Operation, runtime: Runtime, session: Session) -> ApiKe
         return None
     header = request.headers.get("Authorization")
     if header is None:
-        g.violations.append("missing Authorization header (security scheme ApiKeyAuth)")
+        state_of(request.environ).violations.append(
+            "missing Authorization header (security scheme ApiKeyAuth)"
+        )
     return runtime.service.authenticate(header, session)
 
 
@@ -127,14 +129,15 @@ def _view(
     injectable: bool,
 ) -> Callable[..., Response]:
     def view(**path_values: str) -> Response:
-        g.operation = operation
-        namespace = path_values.get("namespace") or namespace_of(
-            request.headers.get(NAMESPACE_HEADER)
-        )
-        g.namespace = namespace
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+        headers = req.headers
+        state = state_of(req.environ)
+        state.operation = operation
+        namespace = path_values.get("namespace") or namespace_of(headers.get(NAMESPACE_HEADER))
+        state.namespace = namespace
         session = runtime.service.session(namespace)
         if injectable:
-            preference = parse_prefer(request.headers.get("Prefer"))
+            preference = parse_prefer(headers.get("Prefer"))
             injected = (preferred_response(operation, preference) if preference else None) or (
                 fault_response(runtime, session, operation)
             )
@@ -143,13 +146,9 @@ def _view(
         try:
             key = guard(operation, runtime, session)
             params = validate_request(
-                operation,
-                path_values,
-                request.args,
-                request.headers,
-                lambda: request.get_data(cache=True),
+                operation, path_values, req.args, headers, lambda: req.get_data(cache=True)
             )
-            reply = handler(Call(params, session, key, runtime, request))
+            reply = handler(Call(params, session, key, runtime, req))
         except DomainError as exc:
             raise ApiError(_DOMAIN_STATUS[exc.kind], exc.code, exc.message, exc.details) from exc
         if isinstance(reply, Response):
@@ -167,7 +166,7 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         if error.status == 400 or error.status == 415:
-            g.setdefault("violations", []).append(error.message)
+            state_of(request.environ).violations.append(error.message)
         return error_response(error)
 
     @app.errorhandler(HTTPException)
@@ -189,7 +188,7 @@ def install_error_handlers(app: Flask) -> None:
             code = (error.name or "error").lower().replace(" ", "_")
             message = error.description or error.name
         if status < 500:
-            g.setdefault("violations", []).append(message)
+            state_of(request.environ).violations.append(message)
         return error_response(ApiError(status, code, message, None, headers))
 
     @app.errorhandler(Exception)
@@ -203,43 +202,40 @@ def install_error_handlers(app: Flask) -> None:
 def install_journal(app: Flask, runtime: Runtime) -> None:
     """Record every request outside the control plane; check responses in test mode."""
 
-    @app.before_request
-    def start() -> None:
-        g.started = time.perf_counter()
-        g.violations = []
-
     @app.after_request
     def finish(response: Response) -> Response:
-        operation: Operation | None = g.get("operation")
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state = state_of(req.environ)
+        operation = state.operation
         if runtime.config.validate_responses and operation is not None:
-            response = _checked(operation, response)
-        if g.get("truncate"):
-            response = truncate(response)
-        if not request.path.startswith(CONTROL_PREFIX):
+            response = _checked(operation, response, state)
+        if state.truncate is not None:
+            response = truncate(response, state.truncate)
+        if not req.path.startswith(CONTROL_PREFIX):
             runtime.store.journal_append(
                 {
-                    "namespace": g.get("namespace", DEFAULT_NAMESPACE),
+                    "namespace": state.namespace,
                     "at": time.time(),
-                    "method": request.method,
-                    "path": request.path,
-                    "query": request.query_string.decode("latin-1"),
+                    "method": req.method,
+                    "path": req.path,
+                    "query": req.query_string.decode("latin-1"),
                     "operation_id": operation.operation_id if operation else None,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - g.started) * 1000, 3),
-                    "violations": g.violations,
+                    "duration_ms": round((time.perf_counter() - state.started) * 1000, 3),
+                    "violations": state.violations,
                 }
             )
         return response
 
 
-def _checked(operation: Operation, response: Response) -> Response:
+def _checked(operation: Operation, response: Response, state: ExchangeState) -> Response:
     """Test mode: an answer that breaks the contract becomes a 500 that says why."""
     problem = response_problem(
         operation, response.status_code, response.content_type or "", response.get_data()
     )
     if problem is None:
         return response
-    g.violations.append(f"response: {problem}")
+    state.violations.append(f"response: {problem}")
     log.error("response of %s breaks the contract: %s", operation.operation_id, problem)
     return error_response(
         ApiError(

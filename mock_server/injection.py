@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, g, request
+from flask import Response, request
 
 from .errors import ApiError, json_response
+from .exchange_state import state_of
 from .model.faults import NO_BODY, FaultRule
 from .model.service import Session
 from .spec import Operation
@@ -132,7 +133,7 @@ def _act(
     if action.drop:
         return _drop(rule)
     if action.truncate_bytes is not None:
-        g.truncate = (action.truncate_bytes, rule.id)
+        state_of(request.environ).truncate = (action.truncate_bytes, rule.id)
     status = action.status(*draw)
     if status is None:
         return None
@@ -153,7 +154,6 @@ def _act(
 
 
 def _fault_response(status: int, body: Any, headers: dict[str, str], source: str) -> Response:
-    g.fault = source
     return json_response(status, body, {**headers, FAULT_HEADER: source})
 
 
@@ -174,9 +174,9 @@ def _drop(rule: FaultRule) -> Response:
     return _fault_response(502, body, {}, rule.id)
 
 
-def truncate(response: Response) -> Response:
+def truncate(response: Response, cut: tuple[int, str]) -> Response:
     """Send fewer bytes than Content-Length promises, then close (a `truncate_bytes` fault)."""
-    limit, rule_id = g.truncate
+    limit, rule_id = cut
     data = response.get_data()
     response.set_data(data[:limit])
     response.headers["Content-Length"] = str(len(data))

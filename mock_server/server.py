@@ -58,7 +58,7 @@ def run_gunicorn(
         "bind": bind,
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        "worker_class": "gthread" if threads > 1 else "sync",
         "when_ready": when_ready,
         "accesslog": None,
         "errorlog": "-",

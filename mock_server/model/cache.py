@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -18,11 +19,12 @@ class BoundedCache(Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
+        """Lock-free (one C call under the GIL): reads are the hot path."""
+        value = self._items.get(key)
+        if value is not None:
+            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
                 self._items.move_to_end(key)
-            return value
+        return value
 
     def put(self, key: K, value: V) -> V:
         with self._lock:

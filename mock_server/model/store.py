@@ -404,7 +404,7 @@ class Store:
             entry.get("operation_id"),
             entry["status"],
             entry["duration_ms"],
-            json.dumps(entry.get("violations", [])),
+            json.dumps(entry["violations"]) if entry.get("violations") else "[]",
         )
         with self._journal_lock:
             self._journal_buffer.append(row)
