@@ -20,7 +20,8 @@ def create_bare_app() -> Flask:
 
     @app.route("/<path:path>", methods=["GET", "POST", "PUT"])
     def answer(path: str) -> Response:
-        status, body = answers.get(f"{request.method} /{path}", (404, b"{}"))
+        target = request.full_path.rstrip("?")
+        status, body = answers.get(f"{request.method} {target}", (404, b"{}"))
         return Response(body, status=status, mimetype="application/json")
 
     return app

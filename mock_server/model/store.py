@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     overrides TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (namespace, id));
 CREATE INDEX IF NOT EXISTS jobs_by_workflow ON jobs (namespace, workflow_id, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_seq ON jobs (namespace, seq);
 CREATE TABLE IF NOT EXISTS downloads (
     namespace TEXT NOT NULL, id TEXT NOT NULL, workflow_id TEXT NOT NULL,
     job_id TEXT NOT NULL, task_id TEXT NOT NULL, created_at REAL NOT NULL,
@@ -118,6 +119,9 @@ class Store:
         self._seen_epoch = -1
         self._namespaces: dict[str, NamespaceRow] = {}
         self._jobs: BoundedCache[tuple[str, str], JobRecord] = BoundedCache(job_cache_size)
+        self._downloads: BoundedCache[tuple[str, str], DownloadRecord] = BoundedCache(job_cache_size)
+        self._write_lock = threading.Lock()  # threads of a process queue here, not in SQLite's
+        # busy handler, whose sleeps would add milliseconds to every contended write
         self._check_and_init()
 
     # -- connections -------------------------------------------------------
@@ -138,13 +142,14 @@ class Store:
         `invalidates`: the change can make cached reads stale in every process.
         """
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         if invalidates:
             self._epoch.bump()
 
@@ -154,6 +159,7 @@ class Store:
         if epoch != self._seen_epoch:
             self._namespaces.clear()
             self._jobs.clear()
+            self._downloads.clear()
             self._seen_epoch = epoch
 
     def _check_and_init(self) -> None:
@@ -359,8 +365,15 @@ class Store:
 
     # -- downloads ---------------------------------------------------------
     def open_download(self, record: DownloadRecord, count_poll: bool) -> DownloadRecord:
-        """Create the download on the first PUT; on later ones count a poll if asked."""
-        with self.transaction() as conn:
+        """Create the download on the first PUT; on later ones count a poll if asked.
+
+        A repeated PUT outside polls mode writes nothing: the record never changes then.
+        """
+        if not count_poll:
+            existing = self.download(record.namespace, record.id)
+            if existing is not None:
+                return existing
+        with self.transaction(invalidates=count_poll) as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO downloads VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (
@@ -385,12 +398,17 @@ class Store:
         return DownloadRecord(*row)
 
     def download(self, namespace: str, download_id: str) -> DownloadRecord | None:
+        """A download record; like jobs, cached until a poll, reset or import (epoch)."""
+        self._fresh()
+        cached = self._downloads.get((namespace, download_id))
+        if cached is not None:
+            return cached
         row = (
             self._connection()
             .execute("SELECT * FROM downloads WHERE namespace=? AND id=?", (namespace, download_id))
             .fetchone()
         )
-        return DownloadRecord(*row) if row else None
+        return self._downloads.put((namespace, download_id), DownloadRecord(*row)) if row else None
 
     # -- journal -----------------------------------------------------------
     def journal_append(self, entry: dict[str, Any]) -> None:

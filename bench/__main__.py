@@ -1,0 +1,423 @@
+"""`python -m bench`: throughput, latency, scale, start-up and suite time, in one run.
+
+Prints markdown tables and writes bench/results/latest.json (and .md). Installs what
+it needs itself: wrk (Debian package) and Prism (npm, pinned in bench/prism). Every
+load runs on 127.0.0.1 only, bounded in duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from mock_server.live import LiveMock
+from mock_server.resources import API_SPEC, ROOT
+
+from .loads import WORKLOADS, Workload, lua_script, parse_wrk
+from .measures import lifecycle_cost, scale_run, startup_seconds
+
+BENCH = Path(__file__).parent
+PRISM = BENCH / "prism" / "node_modules" / ".bin" / "prism"
+ALPHA, BETA = "pxm_demo_alpha", "pxm_demo_beta"
+AGRI = "9531985d-5d9d-49f8-9818-e811892f902b"
+URBAN = "6b0d549b-6f03-475a-9600-a35a099950d8"
+WF_LINEAR = "0fd630f1-f29d-4da9-953f-48f1a09f76b5"
+WF_FANOUT = "0cb1e29c-658c-4a14-95e6-0af593bd04cf"
+WF_MANY = "6b4cb242-4a23-4596-a217-beaddbc496cb"
+SPEED = 20  # a 21-task job runs ~32 s of real time: long enough for one wrk run
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    mock: Mock  # whose jobs the paths name (the bare app and Prism replay the serve mock's)
+    fresh_job: bool = False  # make a running job before each GET-job run
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def ensure_tools(with_prism: bool) -> None:
+    if shutil.which("wrk") is None:
+        print("installing wrk (Debian package)...", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    if with_prism and not PRISM.exists():
+        print("installing Prism 5.14.2 (npm)...", flush=True)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=BENCH / "prism",
+            check=True,
+        )
+
+
+class Mock:
+    """A running mock (on any server) with the jobs the loads need."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.url = url
+        done = self.create(WF_LINEAR, AGRI, ALPHA)
+        for _ in range(5):
+            self.create(WF_FANOUT, AGRI, ALPHA)
+        requests.post(f"{self.url}/__mock/clock/advance", json={"seconds": 100_000}, timeout=10)
+        self.done_job = done
+        self.running_job = self.fresh_job()
+        requests.put(self.download_path(), headers={"Authorization": ALPHA}, timeout=10)
+
+    def create(self, workflow: str, project: str, key: str) -> str:
+        response = requests.post(
+            f"{self.url}/v0/workflows/{workflow}/jobs?project_id={project}",
+            headers={"Authorization": key},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["id"]
+
+    def fresh_job(self) -> str:
+        self.running_job = self.create(WF_MANY, URBAN, BETA)
+        time.sleep(0.2)  # out of the queue: running
+        return self.running_job
+
+    def download_path(self) -> str:
+        return f"{self.url}/v0/workflows/{WF_LINEAR}/jobs/{self.done_job}/download"
+
+    def target(self) -> Target:
+        return Target(self.name, self.url, self, fresh_job=True)
+
+
+def serve_mock(stack: ExitStack, name: str, *args: str) -> Mock:
+    """`pixxel-mock serve` as a user starts it (gunicorn), at the benchmark's clock speed."""
+    live = stack.enter_context(LiveMock(["--speed", str(SPEED), *args]))
+    return Mock(name, live.url)
+
+
+def paths(mock: Mock) -> dict[str, str]:
+    return {
+        "job": f"/v0/workflows/{WF_MANY}/jobs/{mock.running_job}",
+        "list": f"/v0/workflows/{WF_FANOUT}/jobs",
+        "create": f"/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}",
+        "download": f"/v0/workflows/{WF_LINEAR}/jobs/{mock.done_job}/download",
+    }
+
+
+def record_bodies(mock: Mock, workloads: list[Workload], where: Path) -> Path:
+    """What the mock answers to each request of the loads, for the bare app to replay."""
+    recorded = {}
+    for workload in workloads:
+        for request in workload.requests(paths(mock)):
+            response = requests.request(
+                request.method, mock.url + request.path, headers=request.headers, timeout=10
+            )
+            recorded[f"{request.method} {request.path}"] = {
+                "status": response.status_code,
+                "body": response.text,
+            }
+    where.write_text(json.dumps(recorded))
+    return where
+
+
+def start_bare(stack: ExitStack, bodies: Path, server: str, mock: Mock) -> Target:
+    port = free_port()
+    env = {**os.environ, "BENCH_BARE_BODIES": str(bodies), "PYTHONPATH": str(ROOT)}
+    if server == "granian":
+        command = [
+            sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "2",
+            "--blocking-threads", "4", "--host", "127.0.0.1", "--port", str(port),
+            "--factory", "bench.bare_app:create_bare_app",
+        ]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "bench.serve_bare", "--port", str(port)]
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    stack.callback(_stop, process)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/ping")
+    return Target(f"bare Flask ({server})", url, mock)
+
+
+def start_mock_on_granian(stack: ExitStack, state: Path) -> Target:
+    port = free_port()
+    env = {**os.environ, "PIXXEL_MOCK_STATE": str(state), "PIXXEL_MOCK_SPEED": str(SPEED)}
+    command = [
+        sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "2",
+        "--blocking-threads", "4", "--host", "127.0.0.1", "--port", str(port),
+        "--factory", "bench.granian_app:create",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    stack.callback(_stop, process)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/ping")
+    return Mock("pixxel-mock (granian)", url).target()
+
+
+def start_prism(stack: ExitStack, silent: bool, mock: Mock) -> Target:
+    port = free_port()
+    command = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(API_SPEC)]
+    if silent:
+        command += ["-v", "silent"]
+    log = open(os.devnull, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, stdout=log, stderr=log)
+    stack.callback(_stop, process)
+    stack.callback(log.close)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/ping")
+    return Target("Prism 5.14.2" + (" -v silent" if silent else " (default logging)"), url, mock)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def run_wrk(
+    target: Target,
+    workload: Workload,
+    path_map: dict[str, str],
+    args: argparse.Namespace,
+    scripts: Path,
+) -> dict[str, Any]:
+    script = scripts / f"{workload.name}.lua"
+    script.write_text(lua_script(workload.requests(path_map)))
+    command = [
+        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
+        "--latency", "-s", str(script), target.url,
+    ]  # fmt: skip
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=args.duration + 60
+    ).stdout
+    return parse_wrk(output)
+
+
+def throughput(args: argparse.Namespace, stack: ExitStack, scratch: Path) -> list[dict[str, Any]]:
+    mock = serve_mock(stack, "pixxel-mock (serve)")
+    validating = serve_mock(stack, "pixxel-mock --validate-responses", "--validate-responses")
+    targets = [mock.target(), validating.target()]
+    workloads = [w for w in WORKLOADS if not args.workloads or w.name in args.workloads]
+    bodies = record_bodies(mock, workloads, scratch / "bodies.json")
+    targets.append(start_bare(stack, bodies, "gunicorn", mock))
+    if args.granian:
+        targets.append(start_mock_on_granian(stack, scratch / "granian.sqlite"))
+        targets.append(start_bare(stack, bodies, "granian", mock))
+    if not args.skip_prism:
+        targets += [start_prism(stack, False, mock), start_prism(stack, True, mock)]
+    rows = []
+    for workload in workloads:
+        runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
+        for _ in range(args.runs):
+            for target in targets:
+                if workload.needs_running_job and target.fresh_job:
+                    target.mock.fresh_job()
+                runs[target.name].append(
+                    run_wrk(target, workload, paths(target.mock), args, scratch)
+                )
+        for target in targets:
+            samples = runs[target.name]
+            rows.append(
+                {
+                    "workload": workload.name,
+                    "target": target.name,
+                    "rps": statistics.median(s["rps"] for s in samples),
+                    "p50_ms": statistics.median(s["p50_ms"] for s in samples),
+                    "p99_ms": statistics.median(s["p99_ms"] for s in samples),
+                    "non_2xx": sum(s["non_2xx"] for s in samples),
+                    "runs": [s["rps"] for s in samples],
+                }
+            )
+            print(
+                f"  {workload.name:>14} {target.name:<36} {rows[-1]['rps']:>9.0f} req/s", flush=True
+            )
+    return rows
+
+
+def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for workload in dict.fromkeys(r["workload"] for r in rows):
+        by = {r["target"]: r["rps"] for r in rows if r["workload"] == workload}
+        mock = by.get("pixxel-mock (serve)")
+        if not mock:
+            continue
+        entry = {"workload": workload}
+        for name, label in (
+            ("bare Flask (gunicorn)", "mock/bare"),
+            ("Prism 5.14.2 (default logging)", "mock/Prism default"),
+            ("Prism 5.14.2 -v silent", "mock/Prism silent"),
+        ):
+            if by.get(name):
+                entry[label] = round(mock / by[name], 2)
+        if by.get("pixxel-mock (granian)") and by.get("bare Flask (granian)"):
+            entry["granian mock/bare"] = round(
+                by["pixxel-mock (granian)"] / by["bare Flask (granian)"], 2
+            )
+            entry["granian/gunicorn mock"] = round(by["pixxel-mock (granian)"] / mock, 2)
+        out.append(entry)
+    return out
+
+
+def contract_seconds() -> float:
+    with tempfile.TemporaryDirectory() as reports:
+        started = time.monotonic()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mock_server",
+                "contract",
+                f"--report-dir={reports}",
+                f"--junit-xml={reports}/j.xml",
+            ],
+            capture_output=True,
+            check=False,
+            cwd=ROOT,
+        )
+        return time.monotonic() - started
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["### Throughput and latency (medians of runs)", ""]
+    lines += [
+        "| workload | target | req/s | p50 ms | p99 ms | non-2xx |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in results["throughput"]:
+        lines.append(
+            f"| {r['workload']} | {r['target']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |"
+        )
+    lines += ["", "### Ratios (req/s)", ""]
+    keys = sorted({k for r in results["ratios"] for k in r if k != "workload"})
+    lines += ["| workload | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    for r in results["ratios"]:
+        lines.append(f"| {r['workload']} | " + " | ".join(str(r.get(k, "")) for k in keys) + " |")
+    if results.get("scale"):
+        lines += ["", "### Scale: GET job with N stored jobs", ""]
+        lines += [
+            "| stored jobs | req/s | p50 ms | p99 ms | single-client p50 ms | RSS KiB | state file bytes/job |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in results["scale"]["runs"]:
+            lines.append(
+                f"| {r['jobs']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['single_p50_ms']:.2f} | {r['rss_kib']} | {r['file_bytes_per_job']:.0f} |"
+            )
+        lines.append(
+            f"\nResident memory per stored job: {results['scale']['rss_bytes_per_job']:.1f} bytes; p50 at 100,000 jobs vs 10: {results['scale']['p50_ratio']:.2f}x"
+        )
+    if results.get("lifecycle"):
+        lines += [
+            "",
+            "### Lifecycle evaluation cost",
+            "",
+            "| tasks | plan µs | evaluate µs |",
+            "|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['tasks']} | {r['plan_us']:.0f} | {r['evaluate_us']:.0f} |"
+            for r in results["lifecycle"]
+        ]
+    if results.get("startup_s") is not None:
+        lines.append(
+            f"\nStart-up to first 200 on /ping: {results['startup_s'] * 1000:.0f} ms (median of 5)"
+        )
+    if results.get("contract_s") is not None:
+        lines.append(f"\nFull in-process contract suite: {results['contract_s']:.1f} s")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per load and target (median)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--workloads",
+        nargs="*",
+        default=[],
+        help="subset of: " + ", ".join(w.name for w in WORKLOADS),
+    )
+    parser.add_argument("--skip-prism", action="store_true")
+    parser.add_argument(
+        "--no-granian", dest="granian", action="store_false", help="skip the granian comparison"
+    )
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["throughput", "scale", "lifecycle", "startup", "contract"],
+    )
+    parser.add_argument("--out", type=Path, default=BENCH / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    ensure_tools(with_prism=not args.skip_prism and "throughput" not in args.skip)
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s, {args.runs} runs, medians",
+        },
+        "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        if "throughput" not in args.skip:
+            print("throughput and latency:", flush=True)
+            results["throughput"] = throughput(args, stack, Path(scratch))
+            results["ratios"] = ratios(results["throughput"])
+    if "scale" not in args.skip:
+        print("scale...", flush=True)
+        results["scale"] = scale_run(args.duration)
+    if "lifecycle" not in args.skip:
+        results["lifecycle"] = lifecycle_cost()
+    if "startup" not in args.skip:
+        results["startup_s"] = startup_seconds()
+    if "contract" not in args.skip:
+        print("contract suite...", flush=True)
+        results["contract_s"] = contract_seconds()
+    results.setdefault("throughput", [])
+    results.setdefault("ratios", [])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    text = markdown(results)
+    args.out.with_suffix(".md").write_text(text)
+    print(text)
+    print(f"written: {args.out} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The loads the benchmark sends, as wrk Lua scripts, and the reading of wrk's report."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ALPHA = {"Authorization": "pxm_demo_alpha"}
+BETA = {"Authorization": "pxm_demo_beta"}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    needs_running_job: bool
+    build: Callable[[dict[str, str]], list[Request]]
+
+    def requests(self, paths: dict[str, str]) -> list[Request]:
+        return self.build(paths)
+
+
+WORKLOADS = [
+    Workload("get_job", True, lambda p: [Request("GET", p["job"], BETA)]),
+    Workload("list_jobs", False, lambda p: [Request("GET", p["list"], ALPHA)]),
+    Workload("create_job", False, lambda p: [Request("POST", p["create"], ALPHA)]),
+    Workload("put_download", False, lambda p: [Request("PUT", p["download"], ALPHA)]),
+    Workload(
+        "polling_client",  # what a pipeline does: mostly polls, sometimes lists and downloads
+        True,
+        lambda p: (
+            [Request("GET", p["job"], BETA)] * 8
+            + [Request("GET", p["list"], ALPHA), Request("PUT", p["download"], ALPHA)]
+        ),
+    ),
+]
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def lua_script(requests: list[Request]) -> str:
+    """A wrk script cycling through the requests."""
+    lines = ["local requests = {}", "local index = 0", "init = function(args)"]
+    for number, request in enumerate(requests, start=1):
+        headers = ", ".join(
+            f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.headers.items()
+        )
+        lines.append(
+            f"  requests[{number}] = wrk.format({_lua_string(request.method)},"
+            f" {_lua_string(request.path)}, {{{headers}}})"
+        )
+    lines += [
+        "end",
+        "request = function()",
+        "  index = index % #requests + 1",
+        "  return requests[index]",
+        "end",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _milliseconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise ValueError(f"unreadable wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Requests/s, p50 and p99 (ms) and non-2xx answers from `wrk --latency`."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if not (rps and p50 and p99):
+        raise RuntimeError(f"wrk said:\n{output}")
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": _milliseconds(p50.group(1)),
+        "p99_ms": _milliseconds(p99.group(1)),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
