@@ -1,7 +1,7 @@
 # The README's commands: `make install`, then `make test`.
 PYTHON ?= python3
 
-.PHONY: install test lint
+.PHONY: install test lint fuzz soak bench
 
 install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[test]"
@@ -13,3 +13,13 @@ lint:
 
 test: lint
 	$(PYTHON) -m pytest -q -n 2
+
+# The long profiles (not part of `make test`): over 10,000 fuzzed requests; the soak.
+fuzz:
+	PIXXEL_FUZZ_EXAMPLES=400 $(PYTHON) -m pytest -q -s tests/test_fuzz.py
+
+soak:
+	$(PYTHON) -m bench.soak --requests 1000000
+
+bench:
+	$(PYTHON) -m bench

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,9 @@ from .api.handlers import HANDLERS as API_HANDLERS
 from .binding import api_guard, bind_spec, control_guard, install_error_handlers, install_journal
 from .config import MockConfig
 from .control.handlers import HANDLERS as CONTROL_HANDLERS
+from .errors import ApiError
+from .exchange_state import DEFAULT_NAMESPACE
+from .limits import limited
 from .runtime import Runtime
 
 EXTENSION = "pixxel_mock"
@@ -30,7 +34,26 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     _serve_contract(app, runtime)
     install_error_handlers(app)
     install_journal(app, runtime)
+    app.wsgi_app = limited(
+        app.wsgi_app, lambda environ, error: _journal_refusal(runtime, environ, error)
+    )  # type: ignore[method-assign]
     return app
+
+
+def _journal_refusal(runtime: Runtime, environ: dict[str, Any], error: ApiError) -> None:
+    runtime.store.journal_append(
+        {
+            "namespace": DEFAULT_NAMESPACE,
+            "at": time.time(),
+            "method": environ.get("REQUEST_METHOD", ""),
+            "path": environ.get("PATH_INFO", "")[:200],
+            "query": environ.get("QUERY_STRING", "")[:200],
+            "operation_id": None,
+            "status": error.status,
+            "duration_ms": 0.0,
+            "violations": [error.message],
+        }
+    )
 
 
 def runtime_of(app: Flask) -> Runtime:

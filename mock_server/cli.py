@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--journal-size", type=int, default=10_000, help="journal entries kept")
     serve.add_argument(
+        "--max-namespaces",
+        type=int,
+        default=1_000,
+        help="X-Mock-Session namespaces kept; past this the oldest is evicted",
+    )
+    serve.add_argument(
         "--scenario",
         action="append",
         default=[],
@@ -97,6 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
             control_token=args.control_token,
             url_ttl_seconds=args.url_ttl,
             journal_size=args.journal_size,
+            max_namespaces=args.max_namespaces,
             validate_responses=args.validate_responses,
             scenarios=tuple(args.scenario),
         )

@@ -6,6 +6,7 @@ the same program a user runs, over real HTTP on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ class LiveMock:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            start_new_session=True,  # so kill() can reach the workers too
         )
         self.output: list[str] = []
         self.url = self._wait_for_url(startup_timeout)
@@ -69,6 +71,12 @@ class LiveMock:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+    def kill(self) -> None:
+        """kill -9 the whole server (master and workers), as a crash would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def __enter__(self) -> LiveMock:
         return self

@@ -55,6 +55,7 @@ class Runtime:
             Clock(mode=config.clock_mode, speed=config.speed, sim_anchor=start, real_anchor=now),
             journal_size=config.journal_size,
             journal_wait=config.journal_wait_seconds,
+            max_namespaces=config.max_namespaces,
         )
         settings = Settings(
             seed=config.seed,

@@ -17,6 +17,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from . import gunicorn_errors
 from .app import create_app
 from .config import MockConfig
 from .model.store import JOURNAL_FLUSH_SECONDS
@@ -66,6 +67,12 @@ def run_gunicorn(
         "graceful_timeout": 5,
         "timeout": 120,
         "keepalive": 5,
+        # gunicorn's own limits answer HTML; lifted so that the app refuses oversized
+        # request lines and headers itself, in the error envelope (see limits.py)
+        "limit_request_line": 0,
+        "limit_request_field_size": 0,
+        "limit_request_fields": 32768,
+        "post_worker_init": gunicorn_errors.install,
     }
     EmbeddedGunicorn(load, options).run()
 

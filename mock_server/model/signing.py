@@ -28,7 +28,7 @@ def signed_path(secret: str, namespace: str, download_id: str, expires: int) -> 
 
 def is_valid(secret: str, namespace: str, download_id: str, expires: str, given: str) -> bool:
     """Constant-time check of a presented signature; any malformed part is simply invalid."""
-    if not expires.isdigit() or len(expires) > 12:
-        return False
+    if not expires.isdigit() or len(expires) > 12 or str(int(expires)) != expires:
+        return False  # only the canonical text that was signed
     expected = signature(secret, namespace, download_id, int(expires))
     return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))

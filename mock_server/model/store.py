@@ -27,6 +27,7 @@ from .epoch import Epoch
 from .lifecycle import JobOverrides, JobRecord
 
 STATE_FORMAT = "pixxel-mock-state"
+DEFAULT_NAMESPACE = "default"  # never evicted
 JOURNAL_BATCH = 500  # entries buffered at most before an inline write
 JOURNAL_FLUSH_SECONDS = 0.005
 _NAMESPACE_COLUMNS = ("namespace", "mode", "speed", "sim_anchor", "real_anchor", "rules_version")
@@ -104,22 +105,25 @@ class Store:
         journal_size: int = 10_000,
         journal_wait: float = 0.0,
         job_cache_size: int = 10_000,
+        max_namespaces: int = 1_000,
     ) -> None:
         self.path = Path(path)
         self.journal_size = journal_size
         self.journal_wait = journal_wait  # how long other processes may hold unflushed entries
+        self.max_namespaces = max(max_namespaces, 2)
         self._local = threading.local()
         self._initial_clock = initial_clock
         self._initial: Clock | None = None
-        self._journal_writes = 0
         self._journal_buffer: list[tuple[Any, ...]] = []
         self._journal_lock = threading.Lock()
         self._flusher_pid = 0
         self._epoch = Epoch(self.path.with_name(self.path.name + ".epoch"))
         self._seen_epoch = -1
-        self._namespaces: dict[str, NamespaceRow] = {}
+        self._namespaces: BoundedCache[str, NamespaceRow] = BoundedCache(1024)
         self._jobs: BoundedCache[tuple[str, str], JobRecord] = BoundedCache(job_cache_size)
-        self._downloads: BoundedCache[tuple[str, str], DownloadRecord] = BoundedCache(job_cache_size)
+        self._downloads: BoundedCache[tuple[str, str], DownloadRecord] = BoundedCache(
+            job_cache_size
+        )
         self._write_lock = threading.Lock()  # threads of a process queue here, not in SQLite's
         # busy handler, whose sleeps would add milliseconds to every contended write
         self._check_and_init()
@@ -143,6 +147,7 @@ class Store:
         """
         conn = self._connection()
         with self._write_lock:
+            self._local.evicted = False
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -150,7 +155,7 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        if invalidates:
+        if invalidates or self._local.evicted:
             self._epoch.bump()
 
     def _fresh(self) -> None:
@@ -223,7 +228,7 @@ class Store:
         self._fresh()
         cached = self._namespaces.get(namespace)
         if cached is None:
-            cached = self._namespaces[namespace] = self._read_namespace(namespace)
+            cached = self._namespaces.put(namespace, self._read_namespace(namespace))
         return cached
 
     def _read_namespace(self, namespace: str) -> NamespaceRow:
@@ -244,12 +249,27 @@ class Store:
         return self.namespace(namespace).clock
 
     def _ensure_namespace(self, conn: sqlite3.Connection, namespace: str) -> None:
+        """Every namespace that holds state has a row; past the cap the oldest are evicted."""
         clock = self.initial_clock()
-        conn.execute(
+        created = conn.execute(
             "INSERT OR IGNORE INTO namespaces (namespace, mode, speed, sim_anchor, real_anchor)"
             " VALUES (?, ?, ?, ?, ?)",
             (namespace, clock.mode, clock.speed, clock.sim_anchor, clock.real_anchor),
-        )
+        ).rowcount
+        if not created:
+            return
+        evicted = [
+            row[0]
+            for row in conn.execute(
+                "SELECT namespace FROM namespaces WHERE namespace NOT IN (?, ?)"
+                " ORDER BY rowid DESC LIMIT -1 OFFSET ?",
+                (DEFAULT_NAMESPACE, namespace, self.max_namespaces - 2),
+            )
+        ]
+        for old in evicted:
+            for table in ("jobs", "downloads", "fault_counts", "journal", "namespaces"):
+                conn.execute(f"DELETE FROM {table} WHERE namespace=?", (old,))
+        self._local.evicted = bool(evicted)
 
     def set_clock(self, namespace: str, clock: Clock) -> None:
         with self.transaction(invalidates=True) as conn:
@@ -325,6 +345,7 @@ class Store:
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs WHERE namespace=?", (namespace,)
             ).fetchone()[0]
             record = build(seq)
+            self._ensure_namespace(conn, namespace)
             conn.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _job_row(record))
         return record
 
@@ -456,13 +477,10 @@ class Store:
                 " status, duration_ms, violations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            self._journal_writes += len(rows)
-            if self._journal_writes >= JOURNAL_BATCH:
-                self._journal_writes = 0
-                conn.execute(
-                    "DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - ?",
-                    (self.journal_size,),
-                )
+            conn.execute(
+                "DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - ?",
+                (self.journal_size,),
+            )
 
     def journal(self, namespace: str | None, limit: int) -> list[dict[str, Any]]:
         """The newest entries, oldest first, once every process has flushed its buffer."""

@@ -1,0 +1,30 @@
+"""gunicorn's own refusals (a request line or header it cannot parse) in the error envelope.
+
+gunicorn answers those before the app sees the request, with an HTML page; the
+server installs this writer in each worker so a client always gets the documented
+JSON envelope, with a documented status (400, or 403 for gunicorn's 403s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn import util
+
+from .errors import ApiError, to_json
+
+
+def write_error(sock: Any, status: int, reason: str, message: str) -> None:
+    status = status if status in (400, 403, 500) else 400
+    code = {400: "bad_request", 403: "forbidden", 500: "internal_error"}[status]
+    body = to_json(ApiError(status, code, f"{reason}: {message}").body())
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def install(worker: Any) -> None:
+    """gunicorn's post_worker_init hook."""
+    util.write_error = write_error
