@@ -13,8 +13,8 @@ from .binding import api_guard, bind_spec, control_guard, install_error_handlers
 from .config import MockConfig
 from .control.handlers import HANDLERS as CONTROL_HANDLERS
 from .errors import ApiError
-from .exchange_state import DEFAULT_NAMESPACE
 from .limits import limited
+from .request_state import DEFAULT_NAMESPACE
 from .runtime import Runtime
 
 EXTENSION = "pixxel_mock"

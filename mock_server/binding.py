@@ -20,10 +20,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from .calls import Call, HandlerRegistry, Reply
 from .errors import ApiError, error_response, json_response
 from .exchange import response_problem
-from .exchange_state import DEFAULT_NAMESPACE, ExchangeState, state_of
 from .injection import fault_response, parse_prefer, preferred_response, truncate
 from .model.catalog import ApiKey
 from .model.service import DomainError, Session
+from .request_state import DEFAULT_NAMESPACE, ExchangeState, state_of
 from .runtime import Runtime
 from .spec import ApiSpec, Operation
 from .validation import validate_request

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, request
 
 from .errors import ApiError, json_response
-from .exchange_state import state_of
 from .model.faults import NO_BODY, FaultRule
 from .model.service import Session
+from .request_state import state_of
 from .spec import Operation
 
 if TYPE_CHECKING:

@@ -15,7 +15,9 @@ import requests
 from mock_server.resources import ROOT
 
 
-def run_contract(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
+def run_contract(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, dict, str]:
     reports = tmp_path / "reports"
     result = subprocess.run(
         [
@@ -31,6 +33,7 @@ def run_contract(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
         text=True,
         timeout=600,
         cwd=ROOT,
+        env=env,
     )
     results = json.loads((reports / "results.json").read_text())
     return result.returncode, results, result.stdout + result.stderr
@@ -87,38 +90,24 @@ def test_contract_against_a_live_mock_is_read_only_by_default(tmp_path: Path) ->
     from mock_server.live import LiveMock
 
     with LiveMock(["--workers", "1", "--speed", "100000"]) as live:
-        env = {**os.environ, "PIXXEL_API_KEY": "pxm_demo_alpha"}
-        reports = tmp_path / "reports"
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mock_server",
-                "contract",
-                f"--base-url={live.url}",
-                "--max-examples=5",
-                "--rate-limit=2000/s",
-                f"--report-dir={reports}",
-                f"--junit-xml={reports / 'junit.xml'}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
+        code, results, output = run_contract(
+            tmp_path,
+            f"--base-url={live.url}",
+            "--max-examples=5",
+            "--rate-limit=2000/s",
+            env={**os.environ, "PIXXEL_API_KEY": "pxm_demo_alpha"},
         )
-        jobs_created = [
-            e
-            for e in requests.get(f"{live.url}/__mock/requests?all=true&limit=10000").json()[
-                "requests"
-            ]
-            if e["operation_id"] == "createJob" and e["namespace"] == "default"
+        journal = requests.get(f"{live.url}/__mock/requests?all=true&limit=10000").json()[
+            "requests"
         ]
-    assert result.returncode == 0, result.stdout[-3000:]
-    results = json.loads((reports / "results.json").read_text())
+    assert code == 0, output[-3000:]
     assert "operation createJob" in results["skipped"]
     assert "POST /v0/workflows/{workflow_id}/jobs" not in results["cases"]
     assert results["applied"]["lifecycle"] == ["lifecycle_properties"]  # a mock: it ran
-    assert jobs_created == []  # no job was created outside the lifecycle's own namespace
+    created = [
+        e for e in journal if e["operation_id"] == "createJob" and e["namespace"] == "default"
+    ]
+    assert created == []  # no job was created outside the lifecycle's own namespace
 
 
 def test_contract_stays_green_with_faults_on(tmp_path: Path) -> None:
