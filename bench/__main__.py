@@ -46,8 +46,14 @@ SPEED = 20  # a 21-task job runs ~32 s of real time: long enough for one wrk run
 class Target:
     name: str
     url: str
-    mock: Mock  # whose jobs the paths name (the bare app and Prism replay the serve mock's)
-    fresh_job: bool = False  # make a running job before each GET-job run
+    mock: Mock | None = None  # a mock gets a fresh running job before each GET-job run
+    recorded: dict[str, str] | None = None  # the bare app and Prism: the recorded paths
+
+    def paths(self) -> dict[str, str]:
+        if self.mock is not None:
+            return paths(self.mock)
+        assert self.recorded is not None
+        return self.recorded
 
 
 def free_port() -> int:
@@ -114,7 +120,7 @@ class Mock:
         return f"{self.url}/v0/workflows/{WF_LINEAR}/jobs/{self.done_job}/download"
 
     def target(self) -> Target:
-        return Target(self.name, self.url, self, fresh_job=True)
+        return Target(self.name, self.url, mock=self)
 
 
 def serve_mock(stack: ExitStack, name: str, *args: str) -> Mock:
@@ -148,7 +154,7 @@ def record_bodies(mock: Mock, workloads: list[Workload], where: Path) -> Path:
     return where
 
 
-def start_bare(stack: ExitStack, bodies: Path, server: str, mock: Mock) -> Target:
+def start_bare(stack: ExitStack, bodies: Path, server: str, recorded: dict[str, str]) -> Target:
     port = free_port()
     env = {**os.environ, "BENCH_BARE_BODIES": str(bodies), "PYTHONPATH": str(ROOT)}
     if server == "granian":
@@ -165,7 +171,7 @@ def start_bare(stack: ExitStack, bodies: Path, server: str, mock: Mock) -> Targe
     stack.callback(_stop, process)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/ping")
-    return Target(f"bare Flask ({server})", url, mock)
+    return Target(f"bare Flask ({server})", url, recorded=recorded)
 
 
 def start_mock_on_granian(stack: ExitStack, state: Path) -> Target:
@@ -185,7 +191,7 @@ def start_mock_on_granian(stack: ExitStack, state: Path) -> Target:
     return Mock("pixxel-mock (granian)", url).target()
 
 
-def start_prism(stack: ExitStack, silent: bool, mock: Mock) -> Target:
+def start_prism(stack: ExitStack, silent: bool, recorded: dict[str, str]) -> Target:
     port = free_port()
     command = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(API_SPEC)]
     if silent:
@@ -196,7 +202,9 @@ def start_prism(stack: ExitStack, silent: bool, mock: Mock) -> Target:
     stack.callback(log.close)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/ping")
-    return Target("Prism 5.14.2" + (" -v silent" if silent else " (default logging)"), url, mock)
+    return Target(
+        "Prism 5.14.2" + (" -v silent" if silent else " (default logging)"), url, recorded=recorded
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -232,12 +240,13 @@ def throughput(args: argparse.Namespace, stack: ExitStack, scratch: Path) -> lis
     targets = [mock.target(), validating.target()]
     workloads = [w for w in WORKLOADS if not args.workloads or w.name in args.workloads]
     bodies = record_bodies(mock, workloads, scratch / "bodies.json")
-    targets.append(start_bare(stack, bodies, "gunicorn", mock))
+    recorded = paths(mock)  # the bare app answers exactly these, as the mock did
+    targets.append(start_bare(stack, bodies, "gunicorn", recorded))
     if args.granian:
         targets.append(start_mock_on_granian(stack, scratch / "granian.sqlite"))
-        targets.append(start_bare(stack, bodies, "granian", mock))
+        targets.append(start_bare(stack, bodies, "granian", recorded))
     if not args.skip_prism:
-        targets += [start_prism(stack, False, mock), start_prism(stack, True, mock)]
+        targets += [start_prism(stack, False, recorded), start_prism(stack, True, recorded)]
     rows = []
     for workload in workloads:
         runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
