@@ -252,11 +252,9 @@ def throughput(args: argparse.Namespace, stack: ExitStack, scratch: Path) -> lis
         runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
         for _ in range(args.runs):
             for target in targets:
-                if workload.needs_running_job and target.fresh_job:
+                if workload.needs_running_job and target.mock is not None:
                     target.mock.fresh_job()
-                runs[target.name].append(
-                    run_wrk(target, workload, paths(target.mock), args, scratch)
-                )
+                runs[target.name].append(run_wrk(target, workload, target.paths(), args, scratch))
         for target in targets:
             samples = runs[target.name]
             rows.append(
