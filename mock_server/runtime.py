@@ -79,11 +79,15 @@ class Runtime:
             temp_dir=temp_dir,
         )
         if temp_dir is not None:  # an app nobody closes still leaves no files behind
-            weakref.finalize(runtime, shutil.rmtree, temp_dir, True)
+            weakref.finalize(runtime, _discard, store, temp_dir)
         return runtime
 
     def close(self) -> None:
         """Close this thread's connection and remove a temporary state file."""
-        self.store.close()
-        if self.temp_dir is not None:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        _discard(self.store, self.temp_dir)
+
+
+def _discard(store: Store, temp_dir: Path | None) -> None:
+    store.close()  # stops the journal flusher before its file goes
+    if temp_dir is not None:
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -10,6 +10,7 @@ without losing a committed transaction.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -26,6 +27,7 @@ from .clock import Clock
 from .epoch import Epoch
 from .lifecycle import JobOverrides, JobRecord
 
+log = logging.getLogger("pixxel_mock")
 STATE_FORMAT = "pixxel-mock-state"
 DEFAULT_NAMESPACE = "default"  # never evicted
 JOURNAL_BATCH = 500  # entries buffered at most before an inline write
@@ -117,6 +119,7 @@ class Store:
         self._journal_buffer: list[tuple[Any, ...]] = []
         self._journal_lock = threading.Lock()
         self._flusher_pid = 0
+        self._closed = threading.Event()
         self._epoch = Epoch(self.path.with_name(self.path.name + ".epoch"))
         self._seen_epoch = -1
         self._namespaces: BoundedCache[str, NamespaceRow] = BoundedCache(1024)
@@ -449,7 +452,7 @@ class Store:
             self._journal_buffer.append(row)
             full = len(self._journal_buffer) >= JOURNAL_BATCH
         if full:
-            self.flush_journal()
+            self._flush_quietly()
         elif self._flusher_pid != os.getpid():
             self._start_flusher()
 
@@ -461,9 +464,15 @@ class Store:
         threading.Thread(target=self._flush_forever, name="journal-flusher", daemon=True).start()
 
     def _flush_forever(self) -> None:
-        while True:
-            time.sleep(JOURNAL_FLUSH_SECONDS)
+        while not self._closed.wait(JOURNAL_FLUSH_SECONDS):
+            self._flush_quietly()
+
+    def _flush_quietly(self) -> None:
+        """The journal is diagnostic: a failed write is logged, never raised into a request."""
+        try:
             self.flush_journal()
+        except sqlite3.Error as exc:
+            log.warning("journal entries not written: %s", exc)
 
     def flush_journal(self) -> None:
         """Write this process's buffered entries; keep at most `journal_size` in the file."""
@@ -583,7 +592,9 @@ class Store:
             conn.executemany("INSERT INTO downloads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", downloads)
 
     def close(self) -> None:
-        self.flush_journal()
+        """Write the journal's buffer, stop the flusher, close this thread's connection."""
+        self._flush_quietly()
+        self._closed.set()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
