@@ -1,25 +1,50 @@
-# The README's commands: `make install`, then `make test`.
+# The README's commands: `make install`, then `make serve` and `make test`.
+# Everything runs from .venv, built from requirements.lock, never from the system Python.
 PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements.lock
+ARGS ?=
 
-.PHONY: install test lint fuzz soak bench
+.PHONY: install serve test lint lock test-latest fuzz soak bench
 
+# A fresh virtualenv each time, so it holds exactly what the lock says.
 install:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	npm ci --no-audit --no-fund --loglevel=error
 
+serve:
+	$(BIN)/pixxel-mock serve $(ARGS)
+
 lint:
-	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: lint
-	$(PYTHON) -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2
+
+# Re-pin every dependency (after a change to pyproject.toml's ranges).
+lock:
+	$(BIN)/uv pip compile pyproject.toml --group dev --universal --python-version 3.11 \
+		--generate-hashes --no-header --annotation-style line -o $(LOCK)
+
+# The newest releases within pyproject's ranges, in their own virtualenv: a new release
+# that breaks us shows here before a user meets it. Not part of CI.
+test-latest:
+	$(PYTHON) -m venv --clear $(VENV)-latest
+	$(VENV)-latest/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-latest/bin/python -m pip install --quiet -e . --group dev
+	$(VENV)-latest/bin/python -m pip list --format=freeze | grep -iE '^(pytest|schemathesis|hypothesis|flask)=='
+	$(VENV)-latest/bin/python -m pytest -q -n 2 -p no:cacheprovider
 
 # The long profiles (not part of `make test`): over 10,000 fuzzed requests; the soak.
 fuzz:
-	PIXXEL_FUZZ_EXAMPLES=400 $(PYTHON) -m pytest -q -s tests/test_fuzz.py
+	PIXXEL_FUZZ_EXAMPLES=400 $(BIN)/python -m pytest -q -s tests/test_fuzz.py
 
 soak:
-	$(PYTHON) -m bench.soak --requests 1000000
+	$(BIN)/python -m bench.soak --requests 1000000
 
 bench:
-	$(PYTHON) -m bench
+	$(BIN)/python -m bench

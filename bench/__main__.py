@@ -26,12 +26,13 @@ from typing import Any
 import requests
 
 from mock_server.live import LiveMock
-from mock_server.resources import API_SPEC, ROOT
+from mock_server.resources import API_SPEC
 
 from .loads import WORKLOADS, Workload, lua_script, parse_wrk
 from .measures import lifecycle_cost, scale_run, startup_seconds
 
 BENCH = Path(__file__).parent
+REPO = BENCH.parent
 PRISM = BENCH / "prism" / "node_modules" / ".bin" / "prism"
 ALPHA, BETA = "pxm_demo_alpha", "pxm_demo_beta"
 AGRI = "9531985d-5d9d-49f8-9818-e811892f902b"
@@ -156,7 +157,7 @@ def record_bodies(mock: Mock, workloads: list[Workload], where: Path) -> Path:
 
 def start_bare(stack: ExitStack, bodies: Path, server: str, recorded: dict[str, str]) -> Target:
     port = free_port()
-    env = {**os.environ, "BENCH_BARE_BODIES": str(bodies), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "BENCH_BARE_BODIES": str(bodies), "PYTHONPATH": str(REPO)}
     if server == "granian":
         command = [
             sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "2",
@@ -166,7 +167,7 @@ def start_bare(stack: ExitStack, bodies: Path, server: str, recorded: dict[str, 
     else:
         command = [sys.executable, "-m", "bench.serve_bare", "--port", str(port)]
     process = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     stack.callback(_stop, process)
     url = f"http://127.0.0.1:{port}"
@@ -183,7 +184,7 @@ def start_mock_on_granian(stack: ExitStack, state: Path) -> Target:
         "--factory", "bench.granian_app:create",
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     stack.callback(_stop, process)
     url = f"http://127.0.0.1:{port}"
@@ -312,7 +313,7 @@ def contract_seconds() -> float:
             ],
             capture_output=True,
             check=False,
-            cwd=ROOT,
+            cwd=REPO,
         )
         return time.monotonic() - started
 

@@ -1,11 +1,24 @@
-"""Where the contract and the default fixtures live (the checkout's top-level folders)."""
+"""Where the contract and the default fixtures live: package data of `mock_server`.
+
+In the repository they are the top-level folders `openapi/` and `fixtures/`, which the
+package links to; a wheel carries copies. Either way they are found through
+importlib.resources, so an installed package never looks for a source tree.
+"""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OPENAPI_DIR = ROOT / "openapi"
+
+def _package_dir(name: str) -> Path:
+    folder = files(__package__) / name
+    if not isinstance(folder, Path) or not folder.is_dir():
+        raise RuntimeError(f"pixxel-mock is installed without its {name}/ folder ({folder})")
+    return folder
+
+
+OPENAPI_DIR = _package_dir("openapi")
 API_SPEC = OPENAPI_DIR / "pixxel.yaml"
 CONTROL_SPEC = OPENAPI_DIR / "control.yaml"
-FIXTURES_DIR = ROOT / "fixtures"
+FIXTURES_DIR = _package_dir("fixtures")

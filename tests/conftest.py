@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import sys
+import sysconfig
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from mock_server import create_app, runtime_of
+if TYPE_CHECKING:  # the project's packages load after pytest_configure's check
+    from flask import Flask
+    from flask.testing import FlaskClient
 
 START = 1_772_791_200.0  # 2026-03-06T10:00:00Z
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(f"sys.prefix: {sys.prefix} (system: {sys.base_prefix})")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite runs in the project's own virtualenv, which sees no system packages:
+    a run that could lean on what the machine happens to hold proves nothing."""
+    system_packages = Path(sysconfig.get_path("purelib", vars={"base": sys.base_prefix}))
+    if sys.prefix == sys.base_prefix or str(system_packages) in sys.path:
+        raise pytest.UsageError(
+            f"tests must run in the project's virtualenv (`make install`, then `make test`),"
+            f" not with {sys.executable} (sys.prefix {sys.prefix})"
+        )
 
 
 @pytest.fixture
 def app() -> Iterator[Flask]:
     """A fresh mock with a manual clock; a response that breaks the spec fails the test."""
+    from mock_server import create_app, runtime_of
+
     app = create_app(
         {"clock_mode": "manual", "start_time": START, "validate_responses": True, "seed": 7}
     )

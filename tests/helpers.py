@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent  # the checkout: node_modules, reports/
 
 ALPHA = {"Authorization": "pxm_demo_alpha"}
 BETA = {"Authorization": "pxm_demo_beta"}

@@ -23,7 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from mock_server import create_app
-from mock_server.resources import API_SPEC, CONTROL_SPEC, ROOT
+from mock_server.resources import API_SPEC, CONTROL_SPEC
+
+from .helpers import REPO
 
 EXAMPLES = int(os.environ.get("PIXXEL_FUZZ_EXAMPLES", "40"))
 MINIMUM = EXAMPLES * 28  # 33 operations; a few have little negative data to generate
@@ -86,7 +88,7 @@ def test_negative_fuzzing_of_both_specs(caplog: pytest.LogCaptureFixture) -> Non
         "statuses": dict(sorted(tally.statuses.items())),
         "examples": EXAMPLES,
     }
-    target = ROOT / "reports" / "fuzz.json"
+    target = REPO / "reports" / "fuzz.json"
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(report, indent=2))
     print(f"\nfuzz: {report}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mock_server.resources import ROOT
+from .helpers import REPO
 
 
 def run_contract(
@@ -32,7 +32,7 @@ def run_contract(
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=ROOT,
+        cwd=REPO,
         env=env,
     )
     results = json.loads((reports / "results.json").read_text())

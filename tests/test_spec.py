@@ -12,8 +12,10 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
-from mock_server.resources import API_SPEC, CONTROL_SPEC, ROOT
+from mock_server.resources import API_SPEC, CONTROL_SPEC
 from mock_server.spec import ApiSpec, compile_schema, first_error
+
+from .helpers import REPO
 
 COVERAGE = yaml.safe_load((Path(__file__).parent / "docs_coverage.yaml").read_text())
 SPECS = [API_SPEC, CONTROL_SPEC]
@@ -37,16 +39,16 @@ def test_spec_is_valid_openapi_3_1(path: Path) -> None:
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
 def test_redocly_lint_finds_no_error_or_warning(path: Path) -> None:
-    redocly = ROOT / "node_modules" / ".bin" / "redocly"
+    redocly = REPO / "node_modules" / ".bin" / "redocly"
     if not redocly.exists():
         pytest.fail("run the README's install command: node_modules/.bin/redocly is missing")
     assert shutil.which("node"), "Node.js is needed for the linter"
     result = subprocess.run(
-        [str(redocly), "lint", "--config", str(ROOT / "redocly.yaml"), str(path)],
+        [str(redocly), "lint", "--config", str(REPO / "redocly.yaml"), str(path)],
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=ROOT,
+        cwd=REPO,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
