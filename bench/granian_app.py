@@ -14,6 +14,5 @@ def create() -> Any:
         MockConfig(
             state_file=Path(os.environ["PIXXEL_MOCK_STATE"]),
             speed=float(os.environ.get("PIXXEL_MOCK_SPEED", "60")),
-            journal_wait_seconds=0.015,
         )
     )

@@ -1,19 +1,25 @@
-"""The pytest plugin (entry point `pytest11`): options, the contract fixtures, `pixxel_mock`."""
+"""The pytest plugin (entry point `pytest11`): options, the contract fixtures, `pixxel_mock`.
+
+pytest loads it in every run of an environment that has pixxel-mock, the user's own
+unrelated runs included: at load it imports only pytest and the standard library.
+The harness (schemathesis, the mock, requests) loads when a test asks for a fixture.
+"""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .fixture import PixxelMock, start_session_mock
 from .options import ContractOptions, add_pytest_options, from_pytest
-from .results import Results
-from .target import EXCLUDED_CHECKS, build_schema, in_process_app, skipped, transport_for
 
-RESULTS = pytest.StashKey[Results]()
+if TYPE_CHECKING:
+    from .fixture import PixxelMock
+    from .results import Results
+
+RESULTS = pytest.StashKey["Results"]()
 APP = pytest.StashKey[Any]()
 
 
@@ -32,6 +38,8 @@ def contract_app(pytestconfig: pytest.Config, contract_options: ContractOptions)
     if not contract_options.in_process:
         return None
     if APP not in pytestconfig.stash:
+        from .target import in_process_app
+
         named = pytestconfig.getoption("--pixxel-app")
         pytestconfig.stash[APP] = load_app(named) if named else in_process_app(contract_options)
     return pytestconfig.stash[APP]
@@ -47,17 +55,24 @@ def load_app(reference: str) -> Any:
 
 @pytest.fixture(scope="session")
 def contract_schema(contract_options: ContractOptions, contract_app: Any) -> Any:
+    from .target import build_schema
+
     return build_schema(contract_options, contract_app)
 
 
 @pytest.fixture(scope="session")
 def contract_transport(contract_options: ContractOptions, contract_app: Any) -> Any:
+    from .target import transport_for
+
     return transport_for(contract_options, contract_app)
 
 
 @pytest.fixture(scope="session")
 def contract_results(pytestconfig: pytest.Config, contract_options: ContractOptions) -> Results:
     if RESULTS not in pytestconfig.stash:
+        from .results import Results
+        from .target import EXCLUDED_CHECKS, skipped
+
         pytestconfig.stash[RESULTS] = Results.for_run(
             set(EXCLUDED_CHECKS), skipped(contract_options)
         )
@@ -79,6 +94,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         return
     config = node.config
     if RESULTS not in config.stash:
+        from .results import Results
+
         config.stash[RESULTS] = Results(checks=data["checks"], skipped=data["skipped"])
     config.stash[RESULTS].merge(data)
 
@@ -97,6 +114,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.fixture(scope="session")
 def pixxel_mock_server(pytestconfig: pytest.Config) -> Iterator[PixxelMock]:
     """One mock server per test session (real HTTP on 127.0.0.1, an ephemeral port)."""
+    from .fixture import start_session_mock
+
     server = start_session_mock(pytestconfig.getoption("--pixxel-mock-clock"))
     yield server
     server.close()

@@ -23,7 +23,6 @@ class MockConfig:
     validate_responses: bool = False  # test mode: a response that breaks the spec is a 500
     journal_size: int = 10_000
     max_namespaces: int = 1_000  # past this, the oldest X-Mock-Session namespaces are evicted
-    journal_wait_seconds: float = 0.0  # >0 with several worker processes (see Store.journal)
     max_body_bytes: int = 1 << 20
     queue_seconds: float = 10.0
     job_package_seconds: float = 30.0

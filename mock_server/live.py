@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,9 +25,8 @@ class LiveMock:
     def __init__(
         self, args: Sequence[str] = (), command: str = "serve", startup_timeout: float = 30.0
     ) -> None:
-        executable = shutil.which("pixxel-mock")
-        program = [executable] if executable else [sys.executable, "-m", "mock_server"]
-        self.command = [*program, command, "--host", "127.0.0.1", "--port", "0", *args]
+        # this interpreter's own install, never another `pixxel-mock` found on PATH
+        self.command = [sys.executable, "-m", "mock_server", command, "--host", "127.0.0.1", "--port", "0", *args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             self.command,

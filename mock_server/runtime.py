@@ -54,7 +54,6 @@ class Runtime:
             state_file,
             Clock(mode=config.clock_mode, speed=config.speed, sim_anchor=start, real_anchor=now),
             journal_size=config.journal_size,
-            journal_wait=config.journal_wait_seconds,
             max_namespaces=config.max_namespaces,
         )
         settings = Settings(

@@ -21,7 +21,6 @@ from gunicorn.app.base import BaseApplication
 from . import gunicorn_errors
 from .app import create_app
 from .config import MockConfig
-from .model.store import JOURNAL_FLUSH_SECONDS
 from .runtime import Runtime
 
 
@@ -98,12 +97,12 @@ def _free_port(host: str) -> int:
 def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) -> None:
     """Run until interrupted. Without --state-file the state lives in a temp dir removed at exit."""
     temp_dir = None
-    if workers > 1:  # other workers' journal buffers reach the file within a few ms
-        config = replace(config, journal_wait_seconds=3 * JOURNAL_FLUSH_SECONDS)
     if config.state_file is None:
         temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-mock-"))
         config = replace(config, state_file=temp_dir / "state.sqlite")
-    Runtime.build(config).close()  # fail fast on bad fixtures or a foreign state file
+    runtime = Runtime.build(config)  # fail fast on bad fixtures or a foreign state file
+    runtime.store.forget_journal_writers()
+    runtime.close()
     try:
         run_gunicorn(
             lambda: create_app(config),

@@ -39,6 +39,11 @@ def test_32_concurrent_clients_over_several_workers(tmp_path: Path) -> None:
             "4",
             "--speed",
             "3000",
+            # A URL lives 3600 simulated s by default: 1.2 real s at 3000x, less than 32
+            # clients on 2 cores may take between a PUT and its GET. Outliving the test
+            # keeps a 403 meaning what this test looks for: workers disagreeing.
+            "--url-ttl",
+            str(10**9),
             "--journal-size",
             "300",
             "--state-file",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .barrier import FlushBarrier
 from .cache import BoundedCache
 from .clock import Clock
 from .epoch import Epoch
@@ -105,20 +106,21 @@ class Store:
         path: Path,
         initial_clock: Clock,
         journal_size: int = 10_000,
-        journal_wait: float = 0.0,
         job_cache_size: int = 10_000,
         max_namespaces: int = 1_000,
     ) -> None:
         self.path = Path(path)
         self.journal_size = journal_size
-        self.journal_wait = journal_wait  # how long other processes may hold unflushed entries
         self.max_namespaces = max(max_namespaces, 2)
         self._local = threading.local()
         self._initial_clock = initial_clock
         self._initial: Clock | None = None
         self._journal_buffer: list[tuple[Any, ...]] = []
         self._journal_lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # held from taking the buffer until it is written
         self._flusher_pid = 0
+        self._write_through = False  # no barrier slot was free: write each entry at once
+        self._barrier = FlushBarrier(self.path.with_name(self.path.name + ".flush"))
         self._closed = threading.Event()
         self._epoch = Epoch(self.path.with_name(self.path.name + ".epoch"))
         self._seen_epoch = -1
@@ -436,7 +438,9 @@ class Store:
 
     # -- journal -----------------------------------------------------------
     def journal_append(self, entry: dict[str, Any]) -> None:
-        """Buffer an entry; a thread of this process writes the buffer every few ms."""
+        """Buffer an entry; a thread of this process writes the buffer every few ms.
+
+        The caller appends before its response leaves, so a later `journal()` sees it."""
         row = (
             entry["namespace"],
             entry["at"],
@@ -448,24 +452,28 @@ class Store:
             entry["duration_ms"],
             json.dumps(entry["violations"]) if entry.get("violations") else "[]",
         )
+        if self._flusher_pid != os.getpid():
+            self._start_flusher()  # before the first entry: readers must wait for this process
         with self._journal_lock:
             self._journal_buffer.append(row)
-            full = len(self._journal_buffer) >= JOURNAL_BATCH
+            full = self._write_through or len(self._journal_buffer) >= JOURNAL_BATCH
         if full:
             self._flush_quietly()
-        elif self._flusher_pid != os.getpid():
-            self._start_flusher()
 
     def _start_flusher(self) -> None:
         with self._journal_lock:
             if self._flusher_pid == os.getpid():
                 return
             self._flusher_pid = os.getpid()
+            self._journal_buffer = []  # a forked copy of the parent's is not ours to write
+            self._write_through = not self._barrier.register()
         threading.Thread(target=self._flush_forever, name="journal-flusher", daemon=True).start()
 
     def _flush_forever(self) -> None:
         while not self._closed.wait(JOURNAL_FLUSH_SECONDS):
+            requested = self._barrier.requested()
             self._flush_quietly()
+            self._barrier.acknowledge(requested)
 
     def _flush_quietly(self) -> None:
         """The journal is diagnostic: a failed write is logged, never raised into a request."""
@@ -475,27 +483,38 @@ class Store:
             log.warning("journal entries not written: %s", exc)
 
     def flush_journal(self) -> None:
-        """Write this process's buffered entries; keep at most `journal_size` in the file."""
-        with self._journal_lock:
-            rows, self._journal_buffer = self._journal_buffer, []
-        if not rows:
-            return
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO journal (namespace, at, method, path, query, operation_id,"
-                " status, duration_ms, violations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            conn.execute(
-                "DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - ?",
-                (self.journal_size,),
-            )
+        """Write this process's buffered entries; keep at most `journal_size` in the file.
+
+        Returns once entries taken by a concurrent flush of this process are written too."""
+        with self._flush_lock:
+            with self._journal_lock:
+                rows, self._journal_buffer = self._journal_buffer, []
+            if not rows:
+                return
+            with self.transaction() as conn:
+                conn.executemany(
+                    "INSERT INTO journal (namespace, at, method, path, query, operation_id,"
+                    " status, duration_ms, violations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                conn.execute(
+                    "DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - ?",
+                    (self.journal_size,),
+                )
+
+    def sync_journal(self) -> None:
+        """Make every entry buffered by any process before this call visible in the file."""
+        number = self._barrier.request()
+        self.flush_journal()
+        self._barrier.wait(number)
+
+    def forget_journal_writers(self) -> None:
+        """At server start, before the workers fork (see FlushBarrier.clear)."""
+        self._barrier.clear()
 
     def journal(self, namespace: str | None, limit: int) -> list[dict[str, Any]]:
-        """The newest entries, oldest first, once every process has flushed its buffer."""
-        self.flush_journal()
-        if self.journal_wait:
-            time.sleep(self.journal_wait)
+        """The newest entries, oldest first, including every exchange answered before."""
+        self.sync_journal()
         query = "SELECT * FROM journal"
         args: tuple[Any, ...] = ()
         if namespace is not None:
@@ -514,9 +533,7 @@ class Store:
         return entries
 
     def clear_journal(self, namespace: str | None) -> None:
-        self.flush_journal()
-        if self.journal_wait:
-            time.sleep(self.journal_wait)
+        self.sync_journal()
         with self.transaction() as conn:
             if namespace is None:
                 conn.execute("DELETE FROM journal")
@@ -526,7 +543,7 @@ class Store:
     # -- whole state -------------------------------------------------------
     def reset(self, namespace: str | None) -> None:
         """Forget jobs, downloads, clock changes, rules and journal (of one namespace, or all)."""
-        self.flush_journal()
+        self.sync_journal()
         with self.transaction(invalidates=True) as conn:
             for table in ("jobs", "downloads", "namespaces", "fault_counts", "journal"):
                 if namespace is None:
@@ -593,8 +610,9 @@ class Store:
 
     def close(self) -> None:
         """Write the journal's buffer, stop the flusher, close this thread's connection."""
-        self._flush_quietly()
         self._closed.set()
+        self._flush_quietly()
+        self._barrier.release()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -1,0 +1,115 @@
+"""The journal is read-your-writes: once a response has arrived, every later read of
+the journal includes that exchange, whichever worker process answered it."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import requests
+
+from mock_server.live import LiveMock
+from mock_server.model.barrier import FlushBarrier
+from mock_server.model.clock import Clock
+from mock_server.model.store import Store
+
+from .helpers import ALPHA, WF_LINEAR
+
+CLIENTS = 8
+EXCHANGES = 10_000  # in all, each followed by a read of the journal
+
+
+def test_every_answered_exchange_is_in_the_next_read_under_load() -> None:
+    """8 clients over 3 workers: each sends a request, then reads its namespace's journal
+    at once on a new connection (so, mostly, on another worker than the one that answered)
+    and looks for that very request."""
+    misses: list[str] = []
+    errors: list[str] = []
+    done = [0]
+    lock = threading.Lock()
+    with LiveMock(["--workers", "3", "--threads", "2", "--journal-size", "100000"]) as server:
+
+        def client(index: int) -> None:
+            session = requests.Session()
+            headers = {**ALPHA, "X-Mock-Session": f"ryw-{index}"}
+            try:
+                for _ in range(EXCHANGES // CLIENTS):
+                    marker = str(uuid.uuid4())
+                    answer = session.get(
+                        f"{server.url}/v0/workflows/{WF_LINEAR}/jobs/{marker}", headers=headers
+                    )
+                    assert answer.status_code == 403, answer.text  # an unknown job id
+                    newest = requests.get(
+                        f"{server.url}/__mock/requests",
+                        params={"limit": 1},
+                        headers=headers,
+                    ).json()["requests"]
+                    if not newest or marker not in newest[-1]["path"]:
+                        misses.append(f"client {index}: {marker} not in {newest}")
+                    with lock:
+                        done[0] += 1
+            except Exception as exc:
+                errors.append(f"client {index}: {exc!r}")
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors[:3]
+    assert done[0] == EXCHANGES
+    assert not misses, f"{len(misses)} of {EXCHANGES} reads missed their exchange: {misses[:3]}"
+
+
+def test_a_read_waits_for_another_process_buffer(tmp_path: Path) -> None:
+    """A forked writer buffers an entry and acknowledges only when its flusher runs; the
+    reader in this process must not return before that entry is in the file."""
+    path = tmp_path / "state.sqlite"
+    clock = Clock("manual", 1.0, 0.0, 0.0)
+    Store(path, clock).close()
+    ready_read, ready_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the writer: one entry, then its flusher does the rest
+        try:
+            writer = Store(path, clock)
+            writer.journal_append(_entry("/written-by-the-child"))
+            os.write(ready_write, b"x")
+            threading.Event().wait(5)  # stays alive; its flusher thread answers the barrier
+        finally:
+            os._exit(0)
+    try:
+        os.read(ready_read, 1)
+        reader = Store(path, clock)
+        assert [e["path"] for e in reader.journal(None, 10)] == ["/written-by-the-child"]
+        reader.close()
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+
+
+def test_dead_and_silent_slots_are_not_waited_for(tmp_path: Path) -> None:
+    barrier = FlushBarrier(tmp_path / "b", timeout=0.2)
+    assert barrier.register()
+    number = barrier.request()
+    assert barrier.wait(number)  # only this process holds a slot: nothing to wait for
+    barrier._set(barrier._pid_index(5), 2**22 + 12345)  # a pid that no process has
+    assert barrier.wait(barrier.request())
+    barrier._set(barrier._pid_index(6), os.getppid())  # alive, but never acknowledges
+    assert not barrier.wait(barrier.request())
+    barrier.clear()
+    assert barrier.wait(barrier.request())
+
+
+def _entry(path: str) -> dict[str, object]:
+    return {
+        "namespace": "default",
+        "at": 0.0,
+        "method": "GET",
+        "path": path,
+        "query": "",
+        "status": 200,
+        "duration_ms": 1.0,
+        "violations": [],
+    }
