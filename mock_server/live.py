@@ -23,10 +23,16 @@ class LiveMock:
     """A running `pixxel-mock serve` (or `proxy`); `url` is its base URL."""
 
     def __init__(
-        self, args: Sequence[str] = (), command: str = "serve", startup_timeout: float = 30.0
+        self,
+        args: Sequence[str] = (),
+        command: str = "serve",
+        startup_timeout: float = 30.0,
+        program: Sequence[str] = (sys.executable, "-m", "mock_server"),
+        cwd: str | None = None,
     ) -> None:
-        # this interpreter's own install, never another `pixxel-mock` found on PATH
-        self.command = [sys.executable, "-m", "mock_server", command, "--host", "127.0.0.1", "--port", "0", *args]
+        """`program`: this interpreter's own install by default, never whatever
+        `pixxel-mock` PATH happens to name."""
+        self.command = [*program, command, "--host", "127.0.0.1", "--port", "0", *args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             self.command,
@@ -34,6 +40,7 @@ class LiveMock:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            cwd=cwd,
             start_new_session=True,  # so kill() can reach the workers too
         )
         self.output: list[str] = []

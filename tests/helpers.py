@@ -69,3 +69,47 @@ def check_progression(previous: dict[str, Any] | None, job: dict[str, Any]) -> N
         old = before[task["name"]]
         assert TASK_ORDER[task["status"]] >= TASK_ORDER[old["status"]]
         assert task["progress"] >= old["progress"]
+
+
+HAR_BASE = "https://api.pixxel.space"
+
+
+def har_entry(method: str, path: str, headers: dict, status: int, body: bytes) -> dict:
+    url = HAR_BASE + path
+    query = [
+        {"name": k, "value": v}
+        for k, _, v in (p.partition("=") for p in path.partition("?")[2].split("&") if p)
+    ]
+    return {
+        "startedDateTime": "2026-03-06T10:00:00.000Z",
+        "time": 12,
+        "request": {
+            "method": method,
+            "url": url,
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": k, "value": v} for k, v in headers.items()],
+            "queryString": query,
+            "cookies": [],
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "response": {
+            "status": status,
+            "statusText": "",
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Content-Type", "value": "application/json"}],
+            "cookies": [],
+            "content": {"size": len(body), "mimeType": "application/json", "text": body.decode()},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": len(body),
+        },
+        "cache": {},
+        "timings": {"send": 1, "wait": 10, "receive": 1},
+    }
+
+
+def har(entries: list[dict]) -> dict:
+    return {
+        "log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": entries}
+    }

@@ -10,50 +10,7 @@ from pathlib import Path
 import yaml
 from flask.testing import FlaskClient
 
-from .helpers import ALPHA, WF_LINEAR
-
-BASE = "https://api.pixxel.space"
-
-
-def har_entry(method: str, path: str, headers: dict, status: int, body: bytes) -> dict:
-    url = BASE + path
-    query = [
-        {"name": k, "value": v}
-        for k, _, v in (p.partition("=") for p in path.partition("?")[2].split("&") if p)
-    ]
-    return {
-        "startedDateTime": "2026-03-06T10:00:00.000Z",
-        "time": 12,
-        "request": {
-            "method": method,
-            "url": url,
-            "httpVersion": "HTTP/1.1",
-            "headers": [{"name": k, "value": v} for k, v in headers.items()],
-            "queryString": query,
-            "cookies": [],
-            "headersSize": -1,
-            "bodySize": 0,
-        },
-        "response": {
-            "status": status,
-            "statusText": "",
-            "httpVersion": "HTTP/1.1",
-            "headers": [{"name": "Content-Type", "value": "application/json"}],
-            "cookies": [],
-            "content": {"size": len(body), "mimeType": "application/json", "text": body.decode()},
-            "redirectURL": "",
-            "headersSize": -1,
-            "bodySize": len(body),
-        },
-        "cache": {},
-        "timings": {"send": 1, "wait": 10, "receive": 1},
-    }
-
-
-def har(entries: list[dict]) -> dict:
-    return {
-        "log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": entries}
-    }
+from .helpers import ALPHA, HAR_BASE, WF_LINEAR, har, har_entry
 
 
 def recorded(client: FlaskClient, method: str, path: str, headers: dict) -> dict:
@@ -108,7 +65,7 @@ def test_vcr_cassettes_are_read_too(tmp_path: Path) -> None:
             {
                 "id": "1",
                 "request": {
-                    "uri": f"{BASE}/v0/projects?page_size=500",
+                    "uri": f"{HAR_BASE}/v0/projects?page_size=500",
                     "method": "GET",
                     "headers": {"Authorization": ["pxm_demo_alpha"]},
                     "body": {"encoding": "utf-8", "string": ""},
