@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,6 +21,7 @@ from mock_server.live import LiveMock
 
 from .helpers import AGRI, ALPHA, REPO, WF_LINEAR, har, har_entry
 
+NOT_SOURCE = (".git", ".venv*", "node_modules", "build", "*.egg-info", "reports", ".*cache")
 USER_TEST = f"""
 import requests
 
@@ -70,9 +72,13 @@ def _lock_as_constraints(target: Path) -> Path:
 @pytest.fixture(scope="module")
 def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
     root = tmp_path_factory.mktemp("wheel")
+    # A copy of the tree: setuptools' build/ keeps stale modules that would land in the
+    # wheel, and must not be shared with a concurrent run in the checkout.
+    source = root / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(root / "dist")]
     subprocess.run(
-        [sys.executable, "-m", "pip", *build, str(REPO)],
+        [sys.executable, "-m", "pip", *build, str(source)],
         check=True,
         capture_output=True,
     )
