@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
-from mock_server.injection import FAULT_HEADER
+from mock_server.faults.injection import FAULT_HEADER
 
 from .transport import Reply, Transport
 

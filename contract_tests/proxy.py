@@ -17,12 +17,12 @@ from typing import Any
 import requests
 from flask import Flask, Response, request
 
-from mock_server.errors import ApiError, error_response, json_response
-from mock_server.exchange import Exchange, ExchangeChecker
 from mock_server.model.clock import Clock
 from mock_server.model.store import Store
 from mock_server.resources import API_SPEC
 from mock_server.spec import ApiSpec
+from mock_server.wire.errors import ApiError, error_response, json_response
+from mock_server.wire.exchange import Exchange, ExchangeChecker
 
 VIOLATIONS_HEADER = "X-Pixxel-Contract-Violations"
 HOP_BY_HOP = {

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck
 from schemathesis.checks import ignored_auth, not_a_server_error
 from schemathesis.core.failures import FailureGroup
 
-from mock_server.injection import FAULT_HEADER
+from mock_server.faults.injection import FAULT_HEADER
 from mock_server.resources import API_SPEC
 from mock_server.spec import ApiSpec, compile_schema, first_error
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mock_server.exchange import Exchange, ExchangeChecker
 from mock_server.resources import API_SPEC
 from mock_server.spec import ApiSpec
+from mock_server.wire.exchange import Exchange, ExchangeChecker
 from mock_server.yamlio import read_yaml
 
 

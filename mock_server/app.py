@@ -9,13 +9,19 @@ from typing import Any
 from flask import Flask, Response
 
 from .api.handlers import HANDLERS as API_HANDLERS
-from .binding import api_guard, bind_spec, control_guard, install_error_handlers, install_journal
 from .config import MockConfig
 from .control.handlers import HANDLERS as CONTROL_HANDLERS
-from .errors import ApiError
-from .limits import limited
-from .request_state import DEFAULT_NAMESPACE
 from .runtime import Runtime
+from .wire.binding import (
+    api_guard,
+    bind_spec,
+    control_guard,
+    install_error_handlers,
+    install_journal,
+)
+from .wire.errors import ApiError
+from .wire.limits import limited
+from .wire.request_state import DEFAULT_NAMESPACE
 
 EXTENSION = "pixxel_mock"
 

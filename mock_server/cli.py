@@ -10,12 +10,12 @@ from pathlib import Path
 from contract_tests.cli import register as register_harness
 
 from .config import MockConfig
+from .faults.scenarios import ScenarioError
 from .model.catalog import FixtureError
 from .model.clock import CLOCK_MODES
 from .model.store import StateFileError
 from .model.timefmt import parse_rfc3339
 from .resources import FIXTURES_DIR
-from .scenarios import ScenarioError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ from typing import Any
 
 from gunicorn import util
 
-from .errors import ApiError, to_json
+from .wire.errors import ApiError, to_json
 
 
 def write_error(sock: Any, status: int, reason: str, message: str) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import MockConfig
+from .faults.scenarios import ScenarioFile, ScenarioLoader, server_rules
 from .model.cache import BoundedCache
 from .model.catalog import Catalog, load_catalog
 from .model.clock import Clock
@@ -17,7 +18,6 @@ from .model.lifecycle import JobState
 from .model.service import MockService, Settings
 from .model.store import Store
 from .resources import API_SPEC, CONTROL_SPEC
-from .scenarios import ScenarioFile, ScenarioLoader, server_rules
 from .spec import ApiSpec
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..calls import Call, HandlerRegistry, Reply
-from ..errors import to_json
 from ..model.catalog import ApiKey
 from ..model.service import JobView
 from ..model.timefmt import parse_rfc3339, utc_day
+from ..wire.errors import to_json
 from . import views
 
 HANDLERS = HandlerRegistry()

@@ -7,10 +7,10 @@ import time
 from flask import Response
 
 from ..calls import Call, HandlerRegistry, Reply
-from ..errors import ApiError
 from ..model.clock import Clock
 from ..model.faults import with_absolute_times
 from ..model.timefmt import parse_rfc3339, rfc3339
+from ..wire.errors import ApiError
 
 HANDLERS = HandlerRegistry()
 ALL = "*"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .spec import Operation
+    from ..spec import Operation
 
 ENVIRON_KEY = "pixxel_mock.exchange"
 DEFAULT_NAMESPACE = "default"

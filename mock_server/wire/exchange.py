@@ -18,8 +18,8 @@ from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
+from ..spec import ApiSpec, Operation, first_error
 from .errors import ApiError
-from .spec import ApiSpec, Operation, first_error
 from .validation import validate_request
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ApiError
-from .model.faults import FaultRule, merge_scenarios, with_absolute_times
-from .model.service import ServerRules
-from .spec import ApiSpec, Operation, compile_schema, first_error
-from .yamlio import read_yaml
+from ..model.faults import FaultRule, merge_scenarios, with_absolute_times
+from ..model.service import ServerRules
+from ..spec import ApiSpec, Operation, compile_schema, first_error
+from ..wire.errors import ApiError
+from ..yamlio import read_yaml
 
 
 class ScenarioError(ValueError):

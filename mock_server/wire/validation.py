@@ -13,8 +13,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from ..spec import Operation, Parameter, first_error
 from .errors import ApiError
-from .spec import Operation, Parameter, first_error
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
 _NUMBER = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?([eE][-+]?[0-9]{1,3})?")

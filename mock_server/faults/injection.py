@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
 
-from .errors import ApiError, json_response
-from .model.faults import NO_BODY, FaultRule
-from .model.service import Session
-from .request_state import state_of
-from .spec import Operation
+from ..model.faults import NO_BODY, FaultRule
+from ..model.service import Session
+from ..spec import Operation
+from ..wire.errors import ApiError, json_response
+from ..wire.request_state import state_of
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from ..runtime import Runtime
 
 FAULT_HEADER = "X-Mock-Fault"
 MAX_DELAY_MS = 60_000

@@ -17,15 +17,15 @@ from collections.abc import Callable
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from .calls import Call, HandlerRegistry, Reply
+from ..calls import Call, HandlerRegistry, Reply
+from ..faults.injection import fault_response, parse_prefer, preferred_response, truncate
+from ..model.catalog import ApiKey
+from ..model.service import DomainError, Session
+from ..runtime import Runtime
+from ..spec import ApiSpec, Operation
 from .errors import ApiError, error_response, json_response
 from .exchange import response_problem
-from .injection import fault_response, parse_prefer, preferred_response, truncate
-from .model.catalog import ApiKey
-from .model.service import DomainError, Session
 from .request_state import DEFAULT_NAMESPACE, ExchangeState, state_of
-from .runtime import Runtime
-from .spec import ApiSpec, Operation
 from .validation import validate_request
 
 NAMESPACE_HEADER = "X-Mock-Session"
