@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -38,13 +39,32 @@ class PixxelMock:
         """Change mode (`wall`, `manual`, `polls`), `speed` or `now`."""
         return self._control("PUT", "/__mock/clock", json=settings)
 
-    def apply_scenario(self, name: str) -> dict[str, Any]:
-        """Load a library scenario (throttled, flaky-gateway, ...) until the next reset."""
-        return self._control("POST", f"/__mock/scenarios/{name}")
+    def apply_scenario(self, scenario: str | dict[str, Any]) -> None:
+        """Until the next reset: a library scenario by name (throttled, flaky-gateway, ...),
+        or the content of a scenario file, `{"faults": [...], "scenario": {...}}`, such as
+        the behaviour `explore` prints."""
+        if isinstance(scenario, str):
+            self._control("POST", f"/__mock/scenarios/{scenario}")
+            return
+        for rule in scenario.get("faults", []):
+            self.add_fault(rule)
+        if scenario.get("scenario"):
+            self._control("PUT", "/__mock/scenario", json=scenario["scenario"])
 
     def add_fault(self, rule: dict[str, Any]) -> dict[str, Any]:
         """Add a fault rule (see openapi/control.yaml, FaultRule) until the next reset."""
         return self._control("POST", "/__mock/faults", json=rule)
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules in force, each with how many requests it has matched."""
+        return self._control("GET", "/__mock/faults")["faults"]
+
+    def explore(self, client: Callable[[str, str], Any], **options: Any) -> None:
+        """Let hypothesis attack `client(base_url, key)` with server behaviours the spec
+        allows; fail with the smallest one that breaks it (see contract_tests.explore)."""
+        from .explore import explore
+
+        explore(self, client, **options)
 
     def reset(self) -> None:
         """Forget every job, download, clock change and journal entry."""

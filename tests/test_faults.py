@@ -146,6 +146,16 @@ def test_match_on_key_and_operation(ns: Namespace) -> None:
     assert ns.api("GET", "/v0/projects").status_code == 200
 
 
+def test_a_key_revoked_from_its_nth_call_leaves_ping_up(ns: Namespace) -> None:
+    """A rule naming a key matches only operations that take one, so a 403 is allowed."""
+    ns.fault(
+        {"match": {"key": "pxm_demo_alpha", "requests": {"from": 3}}, "action": {"status": 403}}
+    )
+    assert ns.statuses(4) == [200, 200, 403, 403]
+    assert ns.api("GET", "/ping").status_code == 200
+    assert ns.statuses(1, f"/v0/workflows/{WF_LINEAR}/estimate") == [403]
+
+
 def test_429_carries_retry_after_and_the_envelope(ns: Namespace) -> None:
     ns.fault({"action": {"status": 429, "headers": {"Retry-After": "7"}}})
     response = ns.api("GET", "/v0/projects")

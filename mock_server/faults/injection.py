@@ -114,7 +114,9 @@ def fault_response(runtime: Runtime, session: Session, operation: Operation) -> 
     key = _key_of(request.headers.get("Authorization"))
     seed = runtime.config.seed
     for rule in session.faults:
-        if not rule.matches(operation.method, operation.path, operation.operation_id, key):
+        if not rule.matches(
+            operation.method, operation.path, operation.operation_id, operation.secured, key
+        ):
             continue
         count = runtime.store.count_match(session.namespace, rule.id)
         if not rule.fires(count, seed, session.namespace):

@@ -91,7 +91,9 @@ def server_rules(files: list[ScenarioFile], now: float) -> ServerRules:
 def validate_rule_statuses(rule: FaultRule, operations: list[Operation]) -> None:
     """Refuse a rule that could answer a status its operations do not document."""
     for operation in operations:
-        if not rule.applies_to(operation.method, operation.path, operation.operation_id):
+        if not rule.applies_to(
+            operation.method, operation.path, operation.operation_id, operation.secured
+        ):
             continue
         for status in rule.action.statuses:
             if str(status) not in operation.responses:

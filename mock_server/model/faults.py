@@ -124,16 +124,24 @@ class FaultRule:
             ),
         )
 
-    def applies_to(self, method: str, path: str, operation_id: str) -> bool:
-        """Whether the rule can match this operation at all (keys aside)."""
+    def applies_to(self, method: str, path: str, operation_id: str, secured: bool) -> bool:
+        """Whether the rule can match this operation at all (the request's key aside).
+
+        A rule naming a key matches only operations that take one: a key revoked from
+        its Nth request on makes every secured call answer 403, and /ping stays up."""
         return (
             (self.method is None or self.method == method)
             and (self.path is None or self.path == path)
             and (self.operation_id is None or self.operation_id == operation_id)
+            and (self.key is None or secured)
         )
 
-    def matches(self, method: str, path: str, operation_id: str, key: str | None) -> bool:
-        return self.applies_to(method, path, operation_id) and (self.key is None or self.key == key)
+    def matches(
+        self, method: str, path: str, operation_id: str, secured: bool, key: str | None
+    ) -> bool:
+        return self.applies_to(method, path, operation_id, secured) and (
+            self.key is None or self.key == key
+        )
 
     def fires(self, count: int, *seed: object) -> bool:
         """Whether the `count`-th match (1-based) of this rule fires."""

@@ -1,0 +1,203 @@
+"""`pixxel_mock.explore(client)`: hypothesis draws server behaviours, runs the client
+against each over real HTTP, checks properties, and shrinks a failure to the smallest
+behaviour that breaks the client.
+
+Each example starts from a reset mock with its clock in `polls` mode (a client's
+polling costs no waiting), loads the behaviour through the control API, runs
+`client(base_url, key)` and reads the journal of what the client sent. Properties:
+the client returns (or raises only what `allowed_exceptions` names), breaks no contract
+rule, honours Retry-After, stays within `request_budget`, and passes `check` if given.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import hypothesis
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
+
+from .strategies import DEFAULT_KEY, server_behaviours
+
+if TYPE_CHECKING:
+    from .fixture import PixxelMock
+
+BUDGET_RULE = "explore-budget"
+CLOCK_TOLERANCE = 0.05  # seconds: the journal's times are taken as each answer leaves
+
+
+@dataclass
+class ClientRun:
+    """One run of the client under one behaviour: what `check` receives."""
+
+    behaviour: dict[str, Any]
+    returned: Any = None
+    error: BaseException | None = None
+    error_text: str = ""
+    finished: bool = True
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    budget_exceeded: bool = False
+
+    def log(self) -> str:
+        """One line a request; a run of the same request and answer is one line with its count."""
+        lines = [
+            f"  {e['method']} {e['path']}{'?' + e['query'] if e['query'] else ''} -> {e['status']}"
+            for e in self.requests
+        ]
+        folded: list[tuple[str, int]] = []
+        for line in lines:
+            if folded and folded[-1][0] == line:
+                folded[-1] = (line, folded[-1][1] + 1)
+            else:
+                folded.append((line, 1))
+        return "\n".join(line + (f"   (x{count})" if count > 1 else "") for line, count in folded)
+
+
+class ClientBroke(AssertionError):
+    """A property failed; the message holds the behaviour to reproduce it."""
+
+    def __init__(self, run: ClientRun, problems: list[str]) -> None:
+        super().__init__(report(run, problems))
+        self.run, self.problems = run, problems
+
+
+def explore(
+    mock: PixxelMock,
+    client: Callable[[str, str], Any],
+    *,
+    key: str = DEFAULT_KEY,
+    max_examples: int = 50,
+    seed: int = 0,
+    request_budget: int = 300,
+    client_timeout: float = 60.0,
+    allowed_exceptions: tuple[type[BaseException], ...] = (),
+    check: Callable[[ClientRun], None] | None = None,
+    behaviours: st.SearchStrategy[dict[str, Any]] | None = None,
+) -> None:
+    """Fail with the shrunk behaviour if any drawn behaviour breaks a property."""
+
+    @hypothesis.seed(seed)
+    @hypothesis.settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    @hypothesis.given(behaviours if behaviours is not None else server_behaviours(key=key))
+    def explore_client(behaviour: dict[str, Any]) -> None:
+        run = run_client(mock, client, key, behaviour, request_budget, client_timeout)
+        problems = properties(run, request_budget, allowed_exceptions)
+        if not problems and check is not None:
+            try:
+                check(run)
+            except AssertionError as exc:
+                problems.append(f"the outcome check failed: {exc}")
+        if problems:
+            raise ClientBroke(run, problems)
+
+    explore_client()
+
+
+def run_client(
+    mock: PixxelMock,
+    client: Callable[[str, str], Any],
+    key: str,
+    behaviour: dict[str, Any],
+    request_budget: int,
+    client_timeout: float,
+) -> ClientRun:
+    mock.reset()
+    mock.set_clock(mode="polls")
+    # First, so it counts every call: past the budget, connections drop (a runaway stops).
+    mock.add_fault(
+        {
+            "id": BUDGET_RULE,
+            "match": {"requests": {"from": request_budget + 1}},
+            "action": {"drop": True},
+        }
+    )
+    mock.apply_scenario(behaviour)
+    run = ClientRun(behaviour)
+
+    def target() -> None:
+        try:
+            run.returned = client(mock.url, key)
+        except BaseException as exc:  # the client's failure is the finding
+            run.error, run.error_text = exc, traceback.format_exc(limit=-3)
+
+    worker = threading.Thread(target=target, name="explored-client", daemon=True)
+    worker.start()
+    worker.join(client_timeout)
+    run.finished = not worker.is_alive()
+    run.requests = mock.requests()
+    counts = {rule["id"]: rule["matched"] for rule in mock.faults()}
+    run.budget_exceeded = counts.get(BUDGET_RULE, 0) > request_budget
+    return run
+
+
+def properties(
+    run: ClientRun, request_budget: int, allowed_exceptions: tuple[type[BaseException], ...]
+) -> list[str]:
+    problems = []
+    if run.budget_exceeded:  # then its connections were dropped: what it raised follows
+        problems.append(
+            f"made more than {request_budget} requests (a loop that never ends?);"
+            " stopped by dropping its connections"
+        )
+    elif not run.finished:
+        problems.append("did not return in time")
+    elif run.error is not None and not (
+        allowed_exceptions and isinstance(run.error, allowed_exceptions)
+    ):
+        problems.append(f"raised {type(run.error).__name__}: {run.error}\n{run.error_text}")
+    for entry in run.requests:
+        problems += [
+            f"sent {entry['method']} {entry['path']}, which the contract forbids: {v}"
+            for v in entry["violations"]
+            if not v.startswith("response:")
+        ]
+    problems += _retry_after_ignored(run)
+    return problems
+
+
+def _retry_after_ignored(run: ClientRun) -> list[str]:
+    """After an answer with Retry-After: R, the next call of that operation comes R s later."""
+    waits: dict[tuple[str, int], float] = {}
+    for rule in run.behaviour.get("faults", []):
+        given = (rule["action"].get("headers") or {}).get("Retry-After")
+        operation = rule.get("match", {}).get("operation_id")
+        if given is not None and operation:
+            slot = (operation, rule["action"]["status"])
+            waits[slot] = min(waits.get(slot, float(given)), float(given))
+    problems = []
+    for index, entry in enumerate(run.requests):
+        wait = waits.get((entry["operation_id"], entry["status"]))
+        if not wait:
+            continue
+        following = next(
+            (e for e in run.requests[index + 1 :] if e["operation_id"] == entry["operation_id"]),
+            None,
+        )
+        if following is not None and following["at"] - entry["at"] < wait - CLOCK_TOLERANCE:
+            problems.append(
+                f"retried {entry['operation_id']} {following['at'] - entry['at']:.3f} s after a"
+                f" {entry['status']} that said Retry-After: {wait:g}"
+            )
+    return problems
+
+
+def report(run: ClientRun, problems: list[str]) -> str:
+    behaviour = json.dumps(run.behaviour, indent=2)
+    return (
+        "the client broke under this server behaviour:\n- "
+        + "\n- ".join(problems)
+        + f"\n\nbehaviour (save as that.json; `pixxel-mock serve --scenario that.json`,"
+        f" or pixxel_mock.apply_scenario(json.load(...))):\n{behaviour}\n\n"
+        f"the client's requests ({len(run.requests)}):\n{run.log()}"
+    )

@@ -1,0 +1,158 @@
+"""Hypothesis strategies of server behaviours: what the Pixxel API may do to a client.
+
+Nothing is listed by hand: the space comes from the statuses each operation documents
+(openapi/pixxel.yaml) that a fault rule may answer (openapi/control.yaml), the headers
+those responses declare (Retry-After on 429), the tasks of the fixture workflows and the
+failure types of the scenario schema. A behaviour is the content of a scenario file,
+`{"faults": [...], "scenario": {...}}`, so what `pixxel-mock serve --scenario FILE` and the
+fixture's `apply_scenario` take. Shrinking goes toward fewer faults, earlier and shorter
+request windows, the first status of each operation and no domain scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+from mock_server.model.catalog import load_catalog
+from mock_server.resources import API_SPEC, CONTROL_SPEC, FIXTURES_DIR
+from mock_server.spec import ApiSpec
+
+DEFAULT_KEY = "pxm_demo_alpha"
+ERROR_MESSAGES = ("injected by pixxel-mock explore", "Input raster has no near-infrared band")
+
+
+@dataclass(frozen=True)
+class BehaviourSpace:
+    """What a behaviour may contain, derived from the contract and the fixtures."""
+
+    statuses: dict[str, tuple[int, ...]]  # operationId -> statuses a fault may answer there
+    retry_after: frozenset[tuple[str, int]]  # (operationId, status) whose answer has Retry-After
+    tasks: tuple[str, ...]
+    failure_types: tuple[str, ...]
+
+    @classmethod
+    def derive(
+        cls,
+        operations: Collection[str] | None = None,
+        statuses: Collection[int] | None = None,
+        workflows: Collection[str] | None = None,
+        fixtures_dir: Path = FIXTURES_DIR,
+    ) -> BehaviourSpace:
+        """`operations`: the operationIds to break (default: every one that takes a key);
+        `statuses`: only these of the statuses they document (default: all a fault may);
+        `workflows`: the ids whose tasks may fail (default: every fixture workflow)."""
+        api = ApiSpec.load(API_SPEC)
+        schemas = ApiSpec.load(CONTROL_SPEC).resolved["components"]["schemas"]
+        action = schemas["FaultRuleFields"]["properties"]["action"]["properties"]
+        allowed = set(action["status"]["enum"]) & set(statuses or action["status"]["enum"])
+        task_failure = schemas["Scenario"]["properties"]["task_failures"]["items"]
+        chosen = [
+            op
+            for op in api.operations.values()
+            if op.secured and (operations is None or op.operation_id in operations)
+        ]
+        documented = {
+            op.operation_id: tuple(
+                sorted(int(s) for s in op.responses if s.isdigit() and int(s) in allowed)
+            )
+            for op in chosen
+        }
+        retry_after = frozenset(
+            (op.operation_id, int(status))
+            for op in chosen
+            for status, response in op.responses.items()
+            if status.isdigit() and "Retry-After" in (response.get("headers") or {})
+        )
+        catalog = load_catalog(fixtures_dir)
+        tasks = sorted(
+            {
+                task.name
+                for workflow in catalog.workflows.values()
+                if workflows is None or workflow.id in workflows
+                for task in workflow.tasks
+            }
+        )
+        return cls(
+            statuses={op: found for op, found in documented.items() if found},
+            retry_after=retry_after,
+            tasks=tuple(tasks),
+            failure_types=tuple(task_failure["properties"]["failure_type"]["enum"]),
+        )
+
+
+@st.composite
+def _status_fault(draw: Any, space: BehaviourSpace, retry_after: st.SearchStrategy[int]) -> dict:
+    """A documented error status on the Nth to Mth call of one operation."""
+    operation = draw(st.sampled_from(sorted(space.statuses)))
+    status = draw(st.sampled_from(space.statuses[operation]))
+    first = draw(st.integers(1, 8))
+    last = first + draw(st.integers(0, 8))
+    action: dict[str, Any] = {"status": status}
+    if (operation, status) in space.retry_after:
+        action["headers"] = {"Retry-After": str(draw(retry_after))}
+    return {
+        "match": {"operation_id": operation, "requests": {"from": first, "to": last}},
+        "action": action,
+    }
+
+
+def _revocation(key: str) -> st.SearchStrategy[dict]:
+    """The key revoked from its Nth call on: every secured call answers 403."""
+    return st.integers(1, 20).map(
+        lambda n: {"match": {"key": key, "requests": {"from": n}}, "action": {"status": 403}}
+    )
+
+
+def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
+    task_failure = st.fixed_dictionaries(
+        {
+            "task": st.sampled_from(space.tasks),
+            "failure_type": st.sampled_from(space.failure_types),
+            "err_msg": st.sampled_from(ERROR_MESSAGES),
+        }
+    )
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "task_failures": st.lists(task_failure, min_size=1, max_size=1),
+            "downloads": st.fixed_dictionaries({"pending_polls": st.integers(1, 12)}),
+        },
+    )
+
+
+def server_behaviours(
+    key: str = DEFAULT_KEY,
+    space: BehaviourSpace | None = None,
+    max_faults: int = 3,
+    retry_after: st.SearchStrategy[int] | None = None,
+    revocations: bool = True,
+    scenarios: bool = True,
+) -> st.SearchStrategy[dict]:
+    """Behaviours for a client that uses `key`; each is `{"faults": [...], "scenario": {...}}`.
+
+    `retry_after`: the seconds a Retry-After header asks for (default 0 or 1: real seconds
+    the client sleeps, so kept short). `revocations`, `scenarios`: include key revocations
+    and domain scenarios (failing tasks, pending packages)."""
+    space = space or BehaviourSpace.derive()
+    waits = retry_after if retry_after is not None else st.sampled_from([0, 1])
+    fault = _status_fault(space, waits)
+    if revocations:
+        fault = st.one_of(fault, _revocation(key))
+    return st.builds(
+        _numbered,
+        st.lists(fault, max_size=max_faults),
+        _scenario(space) if scenarios else st.just({}),
+    )
+
+
+def _numbered(faults: list[dict], scenario: dict) -> dict:
+    """Ids that say where each rule came from, in the order they were drawn."""
+    return {
+        "faults": [{"id": f"explore-{n}", **fault} for n, fault in enumerate(faults, start=1)],
+        "scenario": scenario,
+    }

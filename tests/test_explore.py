@@ -1,0 +1,103 @@
+"""explore(): hypothesis attacks a client with the behaviours the spec allows, over real
+HTTP, and shrinks a failure to the smallest behaviour that causes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+from contract_tests.explore import ClientBroke, ClientRun
+from contract_tests.strategies import BehaviourSpace, server_behaviours
+from examples import careless_client, robust_client
+from examples.pipeline_client import PixxelClient, PixxelError, run_pipeline
+from mock_server.live import LiveMock
+
+from .helpers import AGRI, ALPHA, WF_LINEAR
+
+LINEAR = BehaviourSpace.derive(workflows=[WF_LINEAR])
+
+
+def caught(pixxel_mock, client, **options) -> ClientBroke:
+    with pytest.raises(ClientBroke) as failure:
+        pixxel_mock.explore(client, **options)
+    return failure.value
+
+
+def test_the_careless_client_crashes_on_a_5xx_envelope(pixxel_mock, tmp_path: Path) -> None:
+    space = BehaviourSpace.derive(statuses=[500, 502, 503, 504], workflows=[WF_LINEAR])
+    broke = caught(
+        pixxel_mock,
+        careless_client.run,
+        behaviours=server_behaviours(space=space, revocations=False, scenarios=False),
+        allowed_exceptions=(careless_client.CarelessError,),
+        max_examples=20,
+    )
+    assert isinstance(broke.run.error, KeyError)
+    (fault,) = broke.run.behaviour["faults"]  # shrunk to a single fault
+    assert fault["action"]["status"] >= 500
+    assert fault["match"]["requests"] == {"from": 1, "to": 1}
+    # the printed behaviour reproduces it on a server of its own
+    (tmp_path / "that.json").write_text(json.dumps(broke.run.behaviour))
+    scenario = ["--clock", "polls", "--scenario", str(tmp_path / "that.json")]
+    with LiveMock(scenario) as server, pytest.raises(KeyError):
+        careless_client.run(server.url, ALPHA["Authorization"])
+
+
+def test_the_careless_client_ignores_retry_after(pixxel_mock) -> None:
+    space = BehaviourSpace.derive(statuses=[429], workflows=[WF_LINEAR])
+    broke = caught(
+        pixxel_mock,
+        careless_client.run,
+        behaviours=server_behaviours(
+            space=space, retry_after=st.just(1), revocations=False, scenarios=False
+        ),
+        max_examples=20,
+    )
+    assert any("Retry-After: 1" in problem for problem in broke.problems), broke.problems
+    (fault,) = broke.run.behaviour["faults"]
+    assert fault["action"] == {"status": 429, "headers": {"Retry-After": "1"}}
+
+
+def test_the_careless_client_loops_forever_on_a_failed_job(pixxel_mock) -> None:
+    broke = caught(
+        pixxel_mock,
+        careless_client.run,
+        behaviours=server_behaviours(space=LINEAR, max_faults=0),
+        request_budget=25,
+        max_examples=30,
+    )
+    assert "made more than 25 requests" in broke.problems[0]
+    behaviour = broke.run.behaviour
+    assert behaviour["faults"] == []
+    assert list(behaviour["scenario"]) == ["task_failures"]  # nothing else needed
+    assert "the client's requests" in str(broke) and '"task_failures"' in str(broke)
+
+
+def test_the_robust_client_survives_every_behaviour(pixxel_mock) -> None:
+    def outcome(run: ClientRun) -> None:
+        result = run.returned
+        assert isinstance(result, robust_client.Outcome)
+        assert result.status != "completed" or result.package_bytes > 0
+        failing = run.behaviour["scenario"].get("task_failures")
+        if failing and not run.behaviour["faults"]:  # a failed job is reported as such
+            assert (result.status, result.detail) == ("failed", failing[0]["err_msg"])
+
+    pixxel_mock.explore(
+        robust_client.run, behaviours=server_behaviours(space=LINEAR), check=outcome
+    )
+
+
+def test_the_example_pipeline_client_survives_too(pixxel_mock, tmp_path: Path) -> None:
+    def client(base_url: str, key: str) -> dict:
+        pipeline = PixxelClient(base_url, key, poll_delay=0.0, max_delay=0.0)
+        return run_pipeline(pipeline, WF_LINEAR, AGRI, tmp_path / "job.zip")
+
+    pixxel_mock.explore(
+        client,
+        behaviours=server_behaviours(space=LINEAR),
+        allowed_exceptions=(PixxelError,),  # how it reports a refused request
+        max_examples=25,
+    )
