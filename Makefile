@@ -14,6 +14,7 @@ install:
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	npm ci --no-audit --no-fund --loglevel=error
+	scripts/install-browser.sh
 
 serve:
 	$(BIN)/pixxel-mock serve $(ARGS)

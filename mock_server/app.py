@@ -9,9 +9,11 @@ from typing import Any
 from flask import Flask, Response
 
 from .api.handlers import HANDLERS as API_HANDLERS
+from .calls import HandlerRegistry
 from .config import MockConfig
 from .control.handlers import HANDLERS as CONTROL_HANDLERS
 from .runtime import Runtime
+from .web.handlers import HANDLERS as WEB_HANDLERS
 from .wire.binding import (
     api_guard,
     bind_spec,
@@ -36,7 +38,8 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = runtime
     app.extensions["pixxel_mock_operations"] = {}
     bind_spec(app, runtime.api_spec, API_HANDLERS, runtime, api_guard, injectable=True)
-    bind_spec(app, runtime.control_spec, CONTROL_HANDLERS, runtime, control_guard)
+    control_handlers = HandlerRegistry({**CONTROL_HANDLERS, **WEB_HANDLERS})
+    bind_spec(app, runtime.control_spec, control_handlers, runtime, control_guard)
     _serve_contract(app, runtime)
     install_error_handlers(app)
     install_journal(app, runtime)

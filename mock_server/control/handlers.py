@@ -204,3 +204,49 @@ def get_package(call: Call) -> Reply:
         mimetype="application/zip",
         headers={"Content-Disposition": f"attachment; filename={download_id}.zip"},
     )
+
+
+@HANDLERS("listNamespaces")
+def list_namespaces(call: Call) -> Reply:
+    return 200, {"namespaces": call.runtime.store.namespaces()}
+
+
+@HANDLERS("inspectJobs")
+def inspect_jobs(call: Call) -> Reply:
+    service = call.runtime.service
+    jobs = []
+    for job, downloads in service.inspect_jobs(call.session):
+        task_names = {service.task_id(job, t): t.plan.template.name for t in job.state.tasks}
+        jobs.append(
+            {
+                "id": job.record.id,
+                "workflow_id": job.workflow.id,
+                "workflow_name": job.workflow.name,
+                "project_id": job.record.project_id,
+                "created_at": job.record.created_at,
+                "at": max(call.session.now, job.state.at),
+                "status": job.state.status,
+                "progress": job.state.progress,
+                "tasks": [
+                    {
+                        "name": task.plan.template.name,
+                        "status": task.status,
+                        "progress": task.progress,
+                        "start": task.plan.start,
+                        "end": task.plan.end,
+                        "depends_on": list(task.plan.template.depends_on),
+                    }
+                    for task in job.state.tasks
+                ],
+                "downloads": [
+                    {
+                        "id": d.id,
+                        "task": task_names.get(d.task_id, ""),
+                        "status": d.status,
+                        "signed_url": d.signed_path,
+                    }
+                    for d in downloads
+                ],
+            }
+        )
+    return 200, {"namespace": call.namespace, "now": call.session.now, "jobs": jobs}

@@ -262,7 +262,7 @@ class MockService:
         workflow = self.workflow(key, workflow_id)
         views = [
             self._view(record, workflow, session.now)
-            for record in self.store.jobs_of_workflow(session.namespace, workflow.id)
+            for record in self.store.jobs(session.namespace, workflow.id)
             if ("id" not in filters or record.id == filters["id"])
             and ("created_by" not in filters or record.created_by == filters["created_by"])
             and ("created_on" not in filters or utc_day(record.created_at) == filters["created_on"])
@@ -355,19 +355,39 @@ class MockService:
             ),
             count_poll=session.polls_mode,
         )
+        return self._download_view(session, record)
+
+    def _download_view(self, session: Session, record: DownloadRecord) -> DownloadView:
         ready = record.is_ready(session.now)
-        path = ""
-        if ready:
-            ttl = scenario.url_ttl_seconds or self.settings.url_ttl_seconds
-            path = signing.signed_path(self._secret, namespace, record.id, int(session.now) + ttl)
         return DownloadView(
             id=record.id,
             status="ready" if ready else "pending",
-            signed_path=path,
-            workflow_id=job.workflow.id,
-            job_id=job.record.id,
-            task_id=task_id,
+            signed_path=self._signed_path(session, record) if ready else "",
+            workflow_id=record.workflow_id,
+            job_id=record.job_id,
+            task_id=record.task_id,
         )
+
+    def _signed_path(self, session: Session, record: DownloadRecord) -> str:
+        """A fresh URL at each call: it lives the scenario's or the server's TTL from now."""
+        ttl = session.scenario.url_ttl_seconds or self.settings.url_ttl_seconds
+        return signing.signed_path(
+            self._secret, session.namespace, record.id, int(session.now) + ttl
+        )
+
+    # -- inspection (control plane) ------------------------------------------
+    def inspect_jobs(self, session: Session) -> list[tuple[JobView, list[DownloadView]]]:
+        """Every job of the namespace, newest first, each with its downloads as they stand."""
+        downloads: dict[str, list[DownloadView]] = {}
+        for record in self.store.downloads(session.namespace):
+            downloads.setdefault(record.job_id, []).append(self._download_view(session, record))
+        return [
+            (
+                self._view(record, self.catalog.workflows[record.workflow_id], session.now),
+                downloads.get(record.id, []),
+            )
+            for record in self.store.jobs(session.namespace)
+        ]
 
     def package(self, session: Session, download_id: str, expires: str, signature: str) -> bytes:
         """The ZIP behind a signed URL; any invalid, expired or unknown URL is refused alike."""

@@ -378,16 +378,26 @@ class Store:
             ).fetchone()
         return _job_from_row(row) if row else None
 
-    def jobs_of_workflow(self, namespace: str, workflow_id: str) -> list[JobRecord]:
+    def jobs(self, namespace: str, workflow_id: str | None = None) -> list[JobRecord]:
+        """The namespace's jobs (of one workflow, if given), newest first."""
+        query, args = "SELECT * FROM jobs WHERE namespace=?", (namespace,)
+        if workflow_id is not None:
+            query, args = query + " AND workflow_id=?", (namespace, workflow_id)
+        rows = self._connection().execute(query + " ORDER BY seq DESC", args).fetchall()
+        return [_job_from_row(row) for row in rows]
+
+    def downloads(self, namespace: str) -> list[DownloadRecord]:
         rows = (
             self._connection()
-            .execute(
-                "SELECT * FROM jobs WHERE namespace=? AND workflow_id=? ORDER BY seq DESC",
-                (namespace, workflow_id),
-            )
+            .execute("SELECT * FROM downloads WHERE namespace=?", (namespace,))
             .fetchall()
         )
-        return [_job_from_row(row) for row in rows]
+        return [DownloadRecord(*row) for row in rows]
+
+    def namespaces(self) -> list[str]:
+        """`default` first, then every other namespace that holds state, by name."""
+        rows = self._connection().execute("SELECT namespace FROM namespaces").fetchall()
+        return [DEFAULT_NAMESPACE, *sorted({r[0] for r in rows} - {DEFAULT_NAMESPACE})]
 
     # -- downloads ---------------------------------------------------------
     def open_download(self, record: DownloadRecord, count_poll: bool) -> DownloadRecord:

@@ -1,0 +1,196 @@
+// The inspector: reads the control API every second; every action goes through it too.
+"use strict";
+
+const state = { namespace: "default", selected: null, busy: false };
+const $ = (id) => document.getElementById(id);
+
+async function control(method, path, body) {
+  const options = { method, headers: { "X-Mock-Session": state.namespace } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+  return response.json();
+}
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function iso(epoch) {
+  return new Date(epoch * 1000).toISOString().replace(".000Z", "Z");
+}
+
+async function refreshNamespaces() {
+  const { namespaces } = await control("GET", "/__mock/namespaces");
+  const select = $("namespace");
+  if ([...select.options].map((o) => o.value).join() === namespaces.join()) return;
+  select.replaceChildren(...namespaces.map((name) => new Option(name, name)));
+  select.value = state.namespace;
+}
+
+async function refreshClock() {
+  const clock = await control("GET", "/__mock/clock");
+  $("clock-mode").textContent = clock.mode;
+  $("clock-speed").textContent = clock.speed;
+  $("clock-now").textContent = clock.now;
+}
+
+function drawTimeline(job) {
+  const svg = $("timeline");
+  const rowHeight = 18;
+  const ends = job.tasks.map((t) => t.end ?? job.at);
+  const first = job.created_at;
+  const last = Math.max(job.at, ...ends) || first + 1;
+  const scale = (t) => 170 + ((t - first) / Math.max(last - first, 1)) * 570;
+  svg.setAttribute("height", rowHeight * job.tasks.length + 10);
+  const parts = [];
+  job.tasks.forEach((task, index) => {
+    const y = index * rowHeight + 4;
+    const label = task.depends_on.length ? `${task.name} (after ${task.depends_on.join(", ")})` : task.name;
+    parts.push(`<text x="0" y="${y + 11}">${escapeHtml(label)}</text>`);
+    if (task.start !== null) {
+      const x = scale(task.start);
+      const width = Math.max(scale(Math.min(task.end ?? job.at, Math.max(job.at, task.start))) - x, 2);
+      parts.push(
+        `<rect class="${task.status}" data-task="${escapeHtml(task.name)}" x="${x}" y="${y}" width="${width}" height="${rowHeight - 5}">` +
+          `<title>${escapeHtml(task.name)}: ${task.status} ${task.progress}%</title></rect>`,
+      );
+    }
+  });
+  const now = scale(job.at);
+  parts.push(`<line class="now" x1="${now}" x2="${now}" y1="0" y2="${rowHeight * job.tasks.length + 8}"></line>`);
+  svg.innerHTML = parts.join("");
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+async function refreshJobs() {
+  const { jobs } = await control("GET", "/__mock/jobs");
+  const rows = $("job-rows");
+  rows.replaceChildren();
+  for (const job of jobs) {
+    const row = rows.insertRow();
+    row.className = "job-row" + (job.id === state.selected ? " selected" : "");
+    row.dataset.job = job.id;
+    cell(row, job.id);
+    cell(row, job.workflow_name);
+    cell(row, job.project_id);
+    cell(row, job.status, `status-${job.status}`);
+    cell(row, `${job.progress}%`);
+    row.addEventListener("click", () => {
+      state.selected = job.id;
+      refreshJobs();
+    });
+  }
+  const job = jobs.find((j) => j.id === state.selected);
+  $("job-detail").hidden = !job;
+  if (!job) return;
+  $("detail-id").textContent = job.id;
+  $("detail-status").textContent = `${job.status} ${job.progress}% at ${iso(job.at)}`;
+  drawTimeline(job);
+  const downloads = $("detail-downloads");
+  downloads.replaceChildren(
+    ...job.downloads.map((d) => {
+      const item = document.createElement("li");
+      item.textContent = `${d.task || "job"} package: ${d.status} `;
+      if (d.signed_url) {
+        const link = document.createElement("a");
+        link.href = d.signed_url;
+        link.textContent = "signed URL";
+        item.append(link);
+      }
+      return item;
+    }),
+  );
+}
+
+async function refreshJournal() {
+  const { requests } = await control("GET", "/__mock/requests?limit=200");
+  const statusClass = $("status-filter").value;
+  const violationsOnly = $("violations-only").checked;
+  const rows = $("journal-rows");
+  rows.replaceChildren();
+  for (const entry of requests.reverse()) {
+    if (statusClass && String(entry.status)[0] !== statusClass) continue;
+    if (violationsOnly && entry.violations.length === 0) continue;
+    const row = rows.insertRow();
+    if (entry.violations.length) row.className = "violation";
+    cell(row, entry.method);
+    cell(row, entry.path + (entry.query ? `?${entry.query}` : ""));
+    cell(row, entry.status);
+    cell(row, entry.duration_ms);
+    cell(row, entry.operation_id ?? "");
+    if (entry.violations.length) {
+      const detail = rows.insertRow();
+      detail.className = "violation";
+      const td = cell(detail, entry.violations.join("; "), "violations");
+      td.colSpan = 5;
+    }
+  }
+}
+
+async function refreshFaults() {
+  const [{ faults }, scenario, { scenarios }] = await Promise.all([
+    control("GET", "/__mock/faults"),
+    control("GET", "/__mock/scenario"),
+    control("GET", "/__mock/scenarios"),
+  ]);
+  $("fault-rules").replaceChildren(
+    ...faults.map((rule) => {
+      const item = document.createElement("li");
+      item.textContent = `${rule.id} (${rule.scope}): matched ${rule.matched} - ${JSON.stringify({ match: rule.match, limit: rule.limit, action: rule.action })}`;
+      return item;
+    }),
+  );
+  $("active-scenario").textContent = JSON.stringify(scenario, null, 1);
+  $("scenario-library").replaceChildren(
+    ...scenarios.map((entry) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.textContent = "apply";
+      button.dataset.scenario = entry.name;
+      button.addEventListener("click", () => act(() => control("POST", `/__mock/scenarios/${entry.name}`)));
+      item.append(button, ` ${entry.name}: ${entry.description}`);
+      return item;
+    }),
+  );
+}
+
+async function refresh() {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    await refreshNamespaces();
+    await Promise.all([refreshClock(), refreshJobs(), refreshJournal(), refreshFaults()]);
+    document.body.dataset.refreshed = String(Date.now());
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function act(action) {
+  await action();
+  await refresh();
+}
+
+$("namespace").addEventListener("change", (event) => {
+  state.namespace = event.target.value;
+  state.selected = null;
+  refresh();
+});
+$("advance-60").addEventListener("click", () => act(() => control("POST", "/__mock/clock/advance", { seconds: 60 })));
+$("advance-600").addEventListener("click", () => act(() => control("POST", "/__mock/clock/advance", { seconds: 600 })));
+$("pause").addEventListener("click", () => act(() => control("PUT", "/__mock/clock", { mode: "manual" })));
+$("resume").addEventListener("click", () => act(() => control("PUT", "/__mock/clock", { mode: "wall" })));
+$("status-filter").addEventListener("change", refresh);
+$("violations-only").addEventListener("change", refresh);
+refresh();
+setInterval(refresh, 1000);

@@ -1,0 +1,152 @@
+"""The web pages in a real browser: Debian's chromium, driven through chromedriver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from mock_server.live import LiveMock
+from mock_server.resources import API_SPEC
+from mock_server.spec import ApiSpec
+
+from .helpers import AGRI, ALPHA, REPO, WF_LINEAR
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SHOTS = REPO / "reports" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    if not (CHROMIUM and CHROMEDRIVER):
+        message = "chromium and chromedriver are missing (make install installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveMock]:
+    with LiveMock(["--clock", "manual", "--validate-responses"]) as live:
+        yield live
+
+
+def until(driver: webdriver.Chrome, condition, timeout: float = 15):
+    """The inspector redraws every second: an element found may go stale, so look again."""
+    wait = WebDriverWait(
+        driver, timeout, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+    )
+    return wait.until(lambda d: condition(d))
+
+
+def click(driver: webdriver.Chrome, selector: str) -> None:
+    until(driver, lambda d: d.find_element(By.CSS_SELECTOR, selector).click() or True)
+
+
+def console_errors(driver: webdriver.Chrome) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def create_job(server: LiveMock) -> str:
+    url = f"{server.url}/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}"
+    return requests.post(url, headers=ALPHA).json()["id"]
+
+
+def test_docs_render_every_operation_and_try_it_calls_the_mock(browser, server) -> None:
+    job_id = create_job(server)
+    browser.get(f"{server.url}/docs")
+    operations = set(ApiSpec.load(API_SPEC).operations)
+
+    def shown(driver: webdriver.Chrome) -> set[str]:  # ids are operations-<tag>-<operationId>
+        blocks = driver.find_elements(By.CSS_SELECTOR, ".opblock[id^='operations-']")
+        return {b.get_attribute("id").rsplit("-", 1)[1] for b in blocks}
+
+    until(browser, lambda d: shown(d) == operations)
+    block = browser.find_element(By.CSS_SELECTOR, ".opblock[id$='-getJob']")
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    until(browser, lambda d: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
+    block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+    for name, value in (("workflow_id", WF_LINEAR), ("job_id", job_id)):
+        field = block.find_element(By.CSS_SELECTOR, f'tr[data-param-name="{name}"] input')
+        field.clear()
+        field.send_keys(value)
+    block.find_element(By.CSS_SELECTOR, ".execute").click()
+    status = until(
+        browser,
+        lambda d: block.find_elements(
+            By.CSS_SELECTOR, ".live-responses-table td.response-col_status:not(.col_header)"
+        ),
+    )
+    assert status[0].text.strip() == "200"
+    (call,) = [
+        e
+        for e in requests.get(f"{server.url}/__mock/requests").json()["requests"]
+        if e["operation_id"] == "getJob"
+    ]
+    assert (call["path"].rsplit("/", 1)[1], call["status"]) == (job_id, 200)  # on this mock
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "docs.png"))
+    assert console_errors(browser) == []
+
+
+def test_the_inspector_follows_jobs_clock_journal_and_faults(browser, server) -> None:
+    requests.post(f"{server.url}/__mock/reset", params={"all": "true"})
+    job_id = create_job(server)
+    browser.get(f"{server.url}/__mock/ui")
+    click(browser, f'tr[data-job="{job_id}"]')
+    until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline rect"))
+
+    def bars(driver: webdriver.Chrome) -> list[str]:
+        return [
+            f"{r.get_attribute('data-task')}:{r.get_attribute('class')}:{r.get_attribute('width')}"
+            for r in driver.find_elements(By.CSS_SELECTOR, "#timeline rect")
+        ]
+
+    before = bars(browser)
+    click(browser, "#advance-600")  # through the control API
+    until(browser, lambda d: bars(d) != before)
+    assert requests.get(f"{server.url}/__mock/clock").json()["mode"] == "manual"
+
+    requests.get(f"{server.url}/v0/workflows?limit=0", headers=ALPHA)  # breaks the contract
+    until(
+        browser,
+        lambda d: any(
+            "limit" in row.text
+            for row in d.find_elements(By.CSS_SELECTOR, "#journal-rows tr.violation")
+        ),
+    )
+    browser.save_screenshot(str(SHOTS / "inspector.png"))
+
+    click(browser, 'button[data-scenario="throttled"]')
+    until(browser, lambda d: "every-third" in d.find_element(By.ID, "fault-rules").text)
+    statuses = [
+        requests.get(f"{server.url}/v0/projects", headers=ALPHA).status_code for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]  # "429 on every third API call"
+    assert console_errors(browser) == []
