@@ -128,5 +128,6 @@ def startup_banner(config: MockConfig, url: str, workers: int, threads: int) -> 
             " pxm_demo_beta (urban-heat), pxm_demo_revoked (revoked)",
             f"  try: curl -H 'Authorization: pxm_demo_alpha' {url}/v0/workflows",
             f"  contract: {url}/openapi.yaml   control API: {url}/__mock/clock",
+            f"  look at it: {url}/docs (API reference)   {url}/__mock/ui (inspector)",
         ]
     )

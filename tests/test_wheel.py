@@ -124,6 +124,8 @@ def test_serve_runs_the_readme_walkthrough(install: Install) -> None:
         package = requests.get(ready["signed_url"])
         assert package.status_code == 200
         assert "manifest.json" in zipfile.ZipFile(io.BytesIO(package.content)).namelist()
+        for page in ("/", "/docs", "/docs/swagger-ui-bundle.js", "/__mock/ui", "/__mock/jobs"):
+            assert requests.get(base + page).status_code == 200, page  # the web face too
 
 
 def test_contract_passes_against_the_served_mock(install: Install) -> None:
