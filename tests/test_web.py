@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 import requests
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -58,15 +57,27 @@ def server() -> Iterator[LiveMock]:
 
 
 def until(driver: webdriver.Chrome, condition, timeout: float = 15):
-    """The inspector redraws every second: an element found may go stale, so look again."""
-    wait = WebDriverWait(
-        driver, timeout, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
+
+
+# The inspector redraws what changed every second: an element found in one call may be
+# replaced before the next, so reads and clicks happen in one script run in the page.
+def texts(driver: webdriver.Chrome, selector: str) -> list[str]:
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)", selector
     )
-    return wait.until(lambda d: condition(d))
 
 
 def click(driver: webdriver.Chrome, selector: str) -> None:
-    until(driver, lambda d: d.find_element(By.CSS_SELECTOR, selector).click() or True)
+    clicked = "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e;"
+    until(driver, lambda d: d.execute_script(clicked, selector))
+
+
+def bars(driver: webdriver.Chrome) -> list[str]:
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#timeline rect')].map("
+        "r => [r.dataset.task, r.getAttribute('class'), r.getAttribute('width')].join(':'))"
+    )
 
 
 def console_errors(driver: webdriver.Chrome) -> list[str]:
@@ -120,31 +131,18 @@ def test_the_inspector_follows_jobs_clock_journal_and_faults(browser, server) ->
     job_id = create_job(server)
     browser.get(f"{server.url}/__mock/ui")
     click(browser, f'tr[data-job="{job_id}"]')
-    until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline rect"))
-
-    def bars(driver: webdriver.Chrome) -> list[str]:
-        return [
-            f"{r.get_attribute('data-task')}:{r.get_attribute('class')}:{r.get_attribute('width')}"
-            for r in driver.find_elements(By.CSS_SELECTOR, "#timeline rect")
-        ]
-
+    until(browser, bars)
     before = bars(browser)
     click(browser, "#advance-600")  # through the control API
     until(browser, lambda d: bars(d) != before)
     assert requests.get(f"{server.url}/__mock/clock").json()["mode"] == "manual"
 
     requests.get(f"{server.url}/v0/workflows?limit=0", headers=ALPHA)  # breaks the contract
-    until(
-        browser,
-        lambda d: any(
-            "limit" in row.text
-            for row in d.find_elements(By.CSS_SELECTOR, "#journal-rows tr.violation")
-        ),
-    )
+    until(browser, lambda d: any("limit" in row for row in texts(d, "#journal-rows tr.violation")))
     browser.save_screenshot(str(SHOTS / "inspector.png"))
 
     click(browser, 'button[data-scenario="throttled"]')
-    until(browser, lambda d: "every-third" in d.find_element(By.ID, "fault-rules").text)
+    until(browser, lambda d: any("every-third" in rule for rule in texts(d, "#fault-rules li")))
     statuses = [
         requests.get(f"{server.url}/v0/projects", headers=ALPHA).status_code for _ in range(3)
     ]

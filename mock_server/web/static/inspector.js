@@ -1,8 +1,16 @@
 // The inspector: reads the control API every second; every action goes through it too.
 "use strict";
 
-const state = { namespace: "default", selected: null, busy: false };
+const state = { namespace: "default", selected: null, busy: false, drawn: {} };
 const $ = (id) => document.getElementById(id);
+
+// Redraw a part only when what it shows changed: rows under the pointer stay put.
+function changed(part, ...data) {
+  const key = JSON.stringify(data);
+  if (state.drawn[part] === key) return false;
+  state.drawn[part] = key;
+  return true;
+}
 
 async function control(method, path, body) {
   const options = { method, headers: { "X-Mock-Session": state.namespace } };
@@ -74,6 +82,7 @@ function escapeHtml(text) {
 
 async function refreshJobs() {
   const { jobs } = await control("GET", "/__mock/jobs");
+  if (!changed("jobs", jobs, state.selected)) return;
   const rows = $("job-rows");
   rows.replaceChildren();
   for (const job of jobs) {
@@ -116,6 +125,7 @@ async function refreshJournal() {
   const { requests } = await control("GET", "/__mock/requests?limit=200");
   const statusClass = $("status-filter").value;
   const violationsOnly = $("violations-only").checked;
+  if (!changed("journal", requests, statusClass, violationsOnly)) return;
   const rows = $("journal-rows");
   rows.replaceChildren();
   for (const entry of requests.reverse()) {
@@ -143,6 +153,7 @@ async function refreshFaults() {
     control("GET", "/__mock/scenario"),
     control("GET", "/__mock/scenarios"),
   ]);
+  if (!changed("faults", faults, scenario, scenarios)) return;
   $("fault-rules").replaceChildren(
     ...faults.map((rule) => {
       const item = document.createElement("li");
@@ -184,6 +195,7 @@ async function act(action) {
 $("namespace").addEventListener("change", (event) => {
   state.namespace = event.target.value;
   state.selected = null;
+  state.drawn = {};
   refresh();
 });
 $("advance-60").addEventListener("click", () => act(() => control("POST", "/__mock/clock/advance", { seconds: 60 })));
