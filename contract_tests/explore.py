@@ -14,13 +14,17 @@ from __future__ import annotations
 import json
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import hypothesis
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
+
+from mock_server.model.faults import FaultRule
+from mock_server.resources import API_SPEC
+from mock_server.spec import ApiSpec, Operation
 
 from .strategies import DEFAULT_KEY, server_behaviours
 
@@ -80,6 +84,7 @@ def explore(
     behaviours: st.SearchStrategy[dict[str, Any]] | None = None,
 ) -> None:
     """Fail with the shrunk behaviour if any drawn behaviour breaks a property."""
+    operations = ApiSpec.load(API_SPEC).operations
 
     @hypothesis.seed(seed)
     @hypothesis.settings(
@@ -92,7 +97,7 @@ def explore(
     @hypothesis.given(behaviours if behaviours is not None else server_behaviours(key=key))
     def explore_client(behaviour: dict[str, Any]) -> None:
         run = run_client(mock, client, key, behaviour, request_budget, client_timeout)
-        problems = properties(run, request_budget, allowed_exceptions)
+        problems = properties(run, request_budget, allowed_exceptions, operations, key)
         if not problems and check is not None:
             try:
                 check(run)
@@ -142,7 +147,11 @@ def run_client(
 
 
 def properties(
-    run: ClientRun, request_budget: int, allowed_exceptions: tuple[type[BaseException], ...]
+    run: ClientRun,
+    request_budget: int,
+    allowed_exceptions: tuple[type[BaseException], ...],
+    operations: Mapping[str, Operation],
+    key: str,
 ) -> list[str]:
     problems = []
     if run.budget_exceeded:  # then its connections were dropped: what it raised follows
@@ -162,22 +171,21 @@ def properties(
             for v in entry["violations"]
             if not v.startswith("response:")
         ]
-    problems += _retry_after_ignored(run)
+    problems += _retry_after_ignored(run, operations, key)
     return problems
 
 
-def _retry_after_ignored(run: ClientRun) -> list[str]:
+def _retry_after_ignored(
+    run: ClientRun, operations: Mapping[str, Operation], key: str
+) -> list[str]:
     """After an answer with Retry-After: R, the next call of that operation comes R s later."""
-    waits: dict[tuple[str, int], float] = {}
-    for rule in run.behaviour.get("faults", []):
-        given = (rule["action"].get("headers") or {}).get("Retry-After")
-        operation = rule.get("match", {}).get("operation_id")
-        if given is not None and operation:
-            slot = (operation, rule["action"]["status"])
-            waits[slot] = min(waits.get(slot, float(given)), float(given))
+    rules = [
+        FaultRule.from_json(rule, "namespace", str(rule.get("id", index)))
+        for index, rule in enumerate(run.behaviour.get("faults", []))
+    ]
     problems = []
     for index, entry in enumerate(run.requests):
-        wait = waits.get((entry["operation_id"], entry["status"]))
+        wait = _asked_wait(entry, rules, operations, key)
         if not wait:
             continue
         following = next(
@@ -190,6 +198,30 @@ def _retry_after_ignored(run: ClientRun) -> list[str]:
                 f" {entry['status']} that said Retry-After: {wait:g}"
             )
     return problems
+
+
+def _asked_wait(
+    entry: dict[str, Any], rules: list[FaultRule], operations: Mapping[str, Operation], key: str
+) -> float:
+    """The Retry-After of a journal entry's answer, told by the rules that could have given it
+    (the journal keeps no headers): the least of theirs, 0 if one of them sends none."""
+    operation = operations.get(entry["operation_id"] or "")
+    if operation is None:
+        return 0.0
+    waits = [
+        _seconds(rule.action.retry_after(entry["status"]))
+        for rule in rules
+        if entry["status"] in rule.action.statuses
+        and rule.matches(
+            operation.method, operation.path, operation.operation_id, operation.secured, key
+        )
+    ]
+    return min(waits, default=0.0)
+
+
+def _seconds(retry_after: str | None) -> float:
+    """Delay-seconds; an HTTP-date (or none) asks for no wait we can judge."""
+    return float(retry_after) if retry_after and retry_after.isdigit() else 0.0
 
 
 def report(run: ClientRun, problems: list[str]) -> str:

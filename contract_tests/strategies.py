@@ -2,8 +2,9 @@
 
 Nothing is listed by hand: the space comes from the statuses each operation documents
 (openapi/pixxel.yaml) that a fault rule may answer (openapi/control.yaml), the headers
-those responses declare (Retry-After on 429), the tasks of the fixture workflows and the
-failure types of the scenario schema. A behaviour is the content of a scenario file,
+those responses declare (Retry-After on 429), the tasks of the fixture workflows, the
+failure types and shortest URL lifetime of the scenario schema, and the failure messages of
+the fixtures and the scenario library. A behaviour is the content of a scenario file,
 `{"faults": [...], "scenario": {...}}`, so what `pixxel-mock serve --scenario FILE` and the
 fixture's `apply_scenario` take. Shrinking goes toward fewer faults, earlier and shorter
 request windows, the first status of each operation and no domain scenario.
@@ -18,12 +19,12 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from mock_server.faults.scenarios import ScenarioLoader
 from mock_server.model.catalog import load_catalog
 from mock_server.resources import API_SPEC, CONTROL_SPEC, FIXTURES_DIR
 from mock_server.spec import ApiSpec
 
 DEFAULT_KEY = "pxm_demo_alpha"
-ERROR_MESSAGES = ("injected by pixxel-mock explore", "Input raster has no near-infrared band")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class BehaviourSpace:
     retry_after: frozenset[tuple[str, int]]  # (operationId, status) whose answer has Retry-After
     tasks: tuple[str, ...]
     failure_types: tuple[str, ...]
+    messages: tuple[str, ...]  # err_msg of the fixtures' failing tasks and library scenarios
+    min_url_ttl: int  # the shortest signed-URL lifetime a scenario may set
 
     @classmethod
     def derive(
@@ -46,8 +49,8 @@ class BehaviourSpace:
         """`operations`: the operationIds to break (default: every one that takes a key);
         `statuses`: only these of the statuses they document (default: all a fault may);
         `workflows`: the ids whose tasks may fail (default: every fixture workflow)."""
-        api = ApiSpec.load(API_SPEC)
-        schemas = ApiSpec.load(CONTROL_SPEC).resolved["components"]["schemas"]
+        api, control = ApiSpec.load(API_SPEC), ApiSpec.load(CONTROL_SPEC)
+        schemas = control.resolved["components"]["schemas"]
         action = schemas["FaultRuleFields"]["properties"]["action"]["properties"]
         allowed = set(action["status"]["enum"]) & set(statuses or action["status"]["enum"])
         task_failure = schemas["Scenario"]["properties"]["task_failures"]["items"]
@@ -77,11 +80,25 @@ class BehaviourSpace:
                 for task in workflow.tasks
             }
         )
+        library = ScenarioLoader(api, control).library(fixtures_dir / "scenarios")
+        messages = {
+            task.failure.err_msg
+            for workflow in catalog.workflows.values()
+            for task in workflow.tasks
+            if task.failure
+        } | {
+            failure["err_msg"]
+            for scenario in library.values()
+            for failure in (scenario.content.get("scenario") or {}).get("task_failures", [])
+        }
+        ttl = schemas["Scenario"]["properties"]["signed_urls"]["properties"]["ttl_seconds"]
         return cls(
             statuses={op: found for op, found in documented.items() if found},
             retry_after=retry_after,
             tasks=tuple(tasks),
             failure_types=tuple(task_failure["properties"]["failure_type"]["enum"]),
+            messages=tuple(sorted(messages)),
+            min_url_ttl=int(ttl["minimum"]),
         )
 
 
@@ -113,7 +130,7 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
         {
             "task": st.sampled_from(space.tasks),
             "failure_type": st.sampled_from(space.failure_types),
-            "err_msg": st.sampled_from(ERROR_MESSAGES),
+            "err_msg": st.sampled_from(space.messages),
         }
     )
     return st.fixed_dictionaries(
@@ -121,6 +138,9 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
         optional={
             "task_failures": st.lists(task_failure, min_size=1, max_size=1),
             "downloads": st.fixed_dictionaries({"pending_polls": st.integers(1, 12)}),
+            "signed_urls": st.fixed_dictionaries(
+                {"ttl_seconds": st.integers(space.min_url_ttl, 3600)}
+            ),
         },
     )
 
@@ -137,7 +157,7 @@ def server_behaviours(
 
     `retry_after`: the seconds a Retry-After header asks for (default 0 or 1: real seconds
     the client sleeps, so kept short). `revocations`, `scenarios`: include key revocations
-    and domain scenarios (failing tasks, pending packages)."""
+    and domain scenarios (failing tasks, pending packages, short-lived signed URLs)."""
     space = space or BehaviourSpace.derive()
     waits = retry_after if retry_after is not None else st.sampled_from([0, 1])
     fault = _status_fault(space, waits)

@@ -14,6 +14,8 @@ from contract_tests.strategies import BehaviourSpace, server_behaviours
 from examples import careless_client, robust_client
 from examples.pipeline_client import PixxelClient, PixxelError, run_pipeline
 from mock_server.live import LiveMock
+from mock_server.resources import FIXTURES_DIR
+from mock_server.yamlio import read_yaml
 
 from .helpers import AGRI, ALPHA, WF_LINEAR
 
@@ -59,6 +61,25 @@ def test_the_careless_client_ignores_retry_after(pixxel_mock) -> None:
     assert any("Retry-After: 1" in problem for problem in broke.problems), broke.problems
     (fault,) = broke.run.behaviour["faults"]
     assert fault["action"] == {"status": 429, "headers": {"Retry-After": "1"}}
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        read_yaml(FIXTURES_DIR / "scenarios" / "throttled.yaml"),  # a rule naming no operation
+        {
+            "faults": [
+                {"match": {"method": "GET"}, "limit": {"times": 1}, "action": {"status": 429}}
+            ]
+        },
+    ],
+    ids=["library-throttled", "429-without-header"],
+)
+def test_retry_after_is_judged_whatever_the_rule_matches_on(pixxel_mock, behaviour) -> None:
+    """The journal keeps no headers: the wait asked for is read from the rules that could
+    have answered, including the Retry-After: 1 the mock adds to a bare 429."""
+    broke = caught(pixxel_mock, careless_client.run, behaviours=st.just(behaviour), max_examples=1)
+    assert any("that said Retry-After: 1" in problem for problem in broke.problems), broke.problems
 
 
 def test_the_careless_client_loops_forever_on_a_failed_job(pixxel_mock) -> None:

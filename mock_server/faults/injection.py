@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
 
-from ..model.faults import NO_BODY, FaultRule
+from ..model.faults import DEFAULT_RETRY_AFTER, NO_BODY, FaultRule
 from ..model.service import Session
 from ..spec import Operation
 from ..wire.errors import ApiError, json_response
@@ -141,7 +141,7 @@ def _act(
         return None
     headers = dict(action.headers)
     if status == 429:
-        headers.setdefault("Retry-After", "1")
+        headers.setdefault("Retry-After", DEFAULT_RETRY_AFTER)
     body = action.body
     if body is NO_BODY:
         example = operation.example(str(status))

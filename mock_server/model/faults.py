@@ -20,6 +20,7 @@ from .lifecycle import JobOverrides
 from .timefmt import parse_rfc3339, rfc3339
 
 NO_BODY = object()
+DEFAULT_RETRY_AFTER = "1"  # seconds, on a 429 whose rule sets no Retry-After
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,11 @@ class FaultAction:
     delay: Delay | None = None
     drop: bool = False
     truncate_bytes: int | None = None
+
+    def retry_after(self, status: int) -> str | None:
+        """The Retry-After sent with `status`: the rule's own, and a 429 always has one."""
+        given = self.headers.get("Retry-After")
+        return given if given is not None or status != 429 else DEFAULT_RETRY_AFTER
 
     def status(self, *seed: object) -> int | None:
         if not self.statuses:
