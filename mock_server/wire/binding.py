@@ -31,6 +31,7 @@ from .validation import validate_request
 NAMESPACE_HEADER = "X-Mock-Session"
 CONTROL_TOKEN_HEADER = "X-Mock-Token"
 CONTROL_PREFIX = "/__mock"
+UNJOURNALED = (CONTROL_PREFIX, "/docs", "/openapi.")  # control plane, pages, contract
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DOMAIN_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400}
 
@@ -200,7 +201,8 @@ def install_error_handlers(app: Flask) -> None:
 
 
 def install_journal(app: Flask, runtime: Runtime) -> None:
-    """Record every request outside the control plane; check responses in test mode."""
+    """Record every request outside the control plane and the web pages; check responses
+    in test mode."""
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -211,7 +213,7 @@ def install_journal(app: Flask, runtime: Runtime) -> None:
             response = _checked(operation, response, state)
         if state.truncate is not None:
             response = truncate(response, state.truncate)
-        if not req.path.startswith(CONTROL_PREFIX):
+        if not (req.path.startswith(UNJOURNALED) or req.path == "/"):
             runtime.store.journal_append(
                 {
                     "namespace": state.namespace,
