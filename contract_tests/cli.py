@@ -64,6 +64,13 @@ def register(commands: Any) -> None:
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
     proxy.add_argument("--port", type=int, default=8081, help="port (0: any free port)")
     proxy.add_argument("--threads", type=int, default=8, help="threads")
+    proxy.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write every exchange to DIR/recording.har (HAR 1.2, secrets redacted)",
+    )
     proxy.set_defaults(handler=run_proxy)
 
 

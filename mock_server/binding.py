@@ -23,6 +23,7 @@ from .exchange import response_problem
 from .injection import fault_response, parse_prefer, preferred_response, truncate
 from .model.catalog import ApiKey
 from .model.service import DomainError, Session
+from .replay import replayed_response
 from .request_state import DEFAULT_NAMESPACE, ExchangeState, state_of
 from .runtime import Runtime
 from .spec import ApiSpec, Operation
@@ -136,6 +137,12 @@ def _view(
         namespace = path_values.get("namespace") or namespace_of(headers.get(NAMESPACE_HEADER))
         state.namespace = namespace
         session = runtime.service.session(namespace)
+        if injectable and runtime.replay is not None:
+            replayed = replayed_response(
+                runtime.replay, runtime.config.replay_strict, runtime.store, namespace, req
+            )
+            if replayed is not None:
+                return replayed
         if injectable:
             preference = parse_prefer(headers.get("Prefer"))
             injected = (preferred_response(operation, preference) if preference else None) or (
