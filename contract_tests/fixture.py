@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from mock_server.live import LiveMock
+
+if TYPE_CHECKING:
+    from .coverage import CoverageReport
 
 DEMO_KEYS = {
     "alpha": "pxm_demo_alpha",
@@ -74,6 +77,12 @@ class PixxelMock:
             raise AssertionError(
                 f"the client broke the Pixxel API contract {len(found)} time(s):\n  {listing}"
             )
+
+    def coverage(self) -> CoverageReport:
+        """What the client exercised so far: GET /__mock/coverage, with `assert_seen`."""
+        from .coverage import CoverageReport
+
+        return CoverageReport(self._control("GET", "/__mock/coverage"))
 
     def close(self) -> None:
         self._http.close()

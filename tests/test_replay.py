@@ -92,3 +92,17 @@ def test_strict_replay_refuses_what_was_not_recorded(tmp_path: Path) -> None:
         response = requests.get(f"{replay.url}/v0/projects", headers=ALPHA)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_recorded"
+
+
+def test_a_hand_written_har_of_an_incident_replays() -> None:
+    har = Path(__file__).with_name("data") / "incident.har"
+    entries = json.loads(har.read_text())["log"]["entries"]
+    job_path = entries[0]["request"]["url"].removeprefix("https://api.pixxel.space")
+    with LiveMock(["--replay", str(har), "--workers", "1", "--validate-responses"]) as replay:
+        polls = [requests.get(replay.url + job_path, headers=ALPHA) for _ in range(4)]
+        download = requests.put(f"{replay.url}{job_path}/download", headers=ALPHA)
+    assert [p.status_code for p in polls] == [200, 500, 200, 200]
+    assert [p.json().get("status") for p in polls] == ["running", None, "failed", "failed"]
+    assert polls[2].text == entries[2]["response"]["content"]["text"]
+    assert polls[2].json()["id"] == "c0ffee00-1111-4222-8333-444455556666"
+    assert download.json()["status"] == "pending"
