@@ -30,7 +30,6 @@ DROPPED_HEADERS = {
     "date",
     "server",
 }
-REPLAY_HEADER = "X-Mock-Replayed"
 
 
 def load_recording(path: Path, spec: ApiSpec) -> tuple[Recording, list[str]]:
@@ -80,9 +79,7 @@ def replayed_response(
     served = store.count_match(namespace, f"replay:{key}") - 1
     answer = recording.answer(key, served)
     assert answer is not None
-    response = Response(answer.body, status=answer.status, headers=list(answer.headers))
-    response.headers[REPLAY_HEADER] = str(served + 1)
-    return response
+    return Response(answer.body, status=answer.status, headers=list(answer.headers))
 
 
 def report_violations(path: Path, violations: list[str]) -> None:

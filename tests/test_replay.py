@@ -85,20 +85,25 @@ def test_a_recorded_incident_replays_byte_for_byte(tmp_path: Path) -> None:
     assert projects.status_code == 200  # not recorded: the simulated model answers
 
 
-def test_strict_replay_refuses_what_was_not_recorded(tmp_path: Path) -> None:
-    har = tmp_path / "incident.har"
-    har.write_text(json.dumps({"log": {"version": "1.2", "entries": []}}))
+def test_strict_replay_refuses_what_was_not_recorded_and_violations_are_reported(
+    tmp_path: Path,
+) -> None:
+    incident = json.loads((Path(__file__).with_name("data") / "incident.har").read_text())
+    incident["log"]["entries"][0]["response"]["content"]["text"] = '{"status": 7}'
+    har = tmp_path / "contradicts.har"
+    har.write_text(json.dumps(incident))
     with LiveMock(["--replay", str(har), "--replay-strict", "--workers", "1"]) as replay:
         response = requests.get(f"{replay.url}/v0/projects", headers=ALPHA)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_recorded"
+    assert "contradicts the spec: #1 GET" in "".join(replay.output)  # reported, still loaded
 
 
-def test_a_hand_written_har_of_an_incident_replays() -> None:
+def test_a_hand_written_har_of_an_incident_replays(pixxel_mock) -> None:
     har = Path(__file__).with_name("data") / "incident.har"
     entries = json.loads(har.read_text())["log"]["entries"]
     job_path = entries[0]["request"]["url"].removeprefix("https://api.pixxel.space")
-    with LiveMock(["--replay", str(har), "--workers", "1", "--validate-responses"]) as replay:
+    with pixxel_mock.replay(har) as replay:
         polls = [requests.get(replay.url + job_path, headers=ALPHA) for _ in range(4)]
         download = requests.put(f"{replay.url}{job_path}/download", headers=ALPHA)
     assert [p.status_code for p in polls] == [200, 500, 200, 200]

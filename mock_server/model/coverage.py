@@ -53,11 +53,11 @@ class Coverage:
 
     def table(self) -> str:
         """Plain text: one line per operation, then the states, faults and violations."""
-        lines = [f"{'operation':<22} {'calls':>5}  {'seen':<24} never seen"]
+        lines = [f"{'operation':<24} {'calls':>5}  {'seen':<16} never seen"]
         for name, row in self.operations.items():
             seen = ",".join(str(s) for s in row["seen"]) or "-"
             never = ",".join(row["never_seen"]) or "-"
-            lines.append(f"{name:<22} {row['calls']:>5}  {seen:<24} {never}")
+            lines.append(f"{name:<24} {row['calls']:>5}  {seen:<16} {never}")
         for kind, states in self.states.items():
             lines.append(f"{kind} states seen: {', '.join(states) or '-'}")
         lines.append(f"faults met: {', '.join(self.faults) or '-'}")
