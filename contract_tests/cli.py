@@ -64,7 +64,25 @@ def register(commands: Any) -> None:
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
     proxy.add_argument("--port", type=int, default=8081, help="port (0: any free port)")
     proxy.add_argument("--threads", type=int, default=8, help="threads")
+    proxy.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write every exchange to DIR/recording.har (HAR 1.2, secrets redacted)",
+    )
     proxy.set_defaults(handler=run_proxy)
+
+    coverage = commands.add_parser(
+        "coverage",
+        help="what a client's recorded traffic exercised, and what it never saw",
+        description="Per operation: calls, statuses received, documented statuses never "
+        "received; the job, task and download states seen; faults met; the client's "
+        "contract violations.",
+    )
+    coverage.add_argument("file", type=Path, help="a .har file or a VCR cassette (YAML/JSON)")
+    coverage.add_argument("--json", action="store_true", help="JSON instead of a table")
+    coverage.set_defaults(handler=run_coverage)
 
 
 def contract_argv(args: argparse.Namespace) -> list[str]:
@@ -117,3 +135,18 @@ def run_proxy(args: argparse.Namespace) -> int:
     from .proxy import run
 
     return run(args)
+
+
+def run_coverage(args: argparse.Namespace) -> int:
+    import json
+
+    from .coverage import recording_coverage
+    from .traffic import TrafficFormatError
+
+    try:
+        report = recording_coverage(args.file)
+    except (OSError, TrafficFormatError, KeyError) as exc:
+        print(f"pixxel-mock: cannot read {args.file}: {exc}")
+        return 2
+    print(json.dumps(report.as_dict(), indent=1) if args.json else report.table())
+    return 0

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from mock_server.live import LiveMock
+
+if TYPE_CHECKING:
+    from .coverage import CoverageReport
 
 DEMO_KEYS = {
     "alpha": "pxm_demo_alpha",
@@ -94,6 +98,27 @@ class PixxelMock:
             raise AssertionError(
                 f"the client broke the Pixxel API contract {len(found)} time(s):\n  {listing}"
             )
+
+    def coverage(self) -> CoverageReport:
+        """What the client exercised so far: GET /__mock/coverage, with `assert_seen`."""
+        from .coverage import CoverageReport
+
+        return CoverageReport(self._control("GET", "/__mock/coverage"))
+
+    def replay(self, recording: str | Path, strict: bool = False) -> PixxelMock:
+        """A second mock answering from a HAR recording (`serve --replay`); use it in `with`.
+
+        Recorded requests get their recorded answers in order, then the last one;
+        others go to the simulated model, or 404 `not_recorded` when `strict`.
+        """
+        args = ["--replay", str(recording), "--workers", "1", "--validate-responses"]
+        return PixxelMock(LiveMock([*args, "--replay-strict"] if strict else args))
+
+    def __enter__(self) -> PixxelMock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self._http.close()

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from flask import Flask, Response, request
 
+from contract_tests.har import RECORDING_NAME, HarRecorder, har_entry
 from mock_server.model.clock import Clock
 from mock_server.model.store import Store
 from mock_server.resources import API_SPEC
@@ -41,8 +42,12 @@ METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 JOURNAL_NAMESPACE = "proxy"
 
 
-def create_proxy_app(upstream: str, journal_file: Path, timeout: float = 60.0) -> Flask:
+def create_proxy_app(
+    upstream: str, journal_file: Path, timeout: float = 60.0, record_dir: Path | None = None
+) -> Flask:
+    """`record_dir`: also write every exchange to record_dir/recording.har (redacted)."""
     upstream = upstream.rstrip("/")
+    recorder = HarRecorder(record_dir) if record_dir is not None else None
     checker = ExchangeChecker(ApiSpec.load(API_SPEC))
     journal = Store(journal_file, Clock("wall", 1.0, time.time(), time.time()))
     session = requests.Session()
@@ -58,6 +63,7 @@ def create_proxy_app(upstream: str, journal_file: Path, timeout: float = 60.0) -
     @app.route("/", defaults={"path": ""}, methods=METHODS)
     @app.route("/<path:path>", methods=METHODS)
     def forward(path: str) -> Response:
+        started_at = time.time()
         started = time.perf_counter()
         body = request.get_data()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -113,6 +119,9 @@ def create_proxy_app(upstream: str, journal_file: Path, timeout: float = 60.0) -
                 "violations": problems,
             }
         )
+        if recorder is not None:
+            millis = (time.perf_counter() - started) * 1000
+            recorder.add(har_entry(exchange, upstream, started_at, millis))
         return Response(raw, status=answer.status_code, headers=response_headers)
 
     return app
@@ -135,7 +144,9 @@ def _header_text(problems: list[str]) -> str:
     return f"{len(problems)}; {first[:300]}"
 
 
-def serve_proxy(upstream: str, host: str, port: int, threads: int) -> None:
+def serve_proxy(
+    upstream: str, host: str, port: int, threads: int, record_dir: Path | None = None
+) -> None:
     import shutil
     import tempfile
 
@@ -146,13 +157,14 @@ def serve_proxy(upstream: str, host: str, port: int, threads: int) -> None:
     Store(journal_file, Clock("wall", 1.0, time.time(), time.time())).close()
     try:
         run_gunicorn(
-            lambda: create_proxy_app(upstream, journal_file),
+            lambda: create_proxy_app(upstream, journal_file, record_dir=record_dir),
             f"{host}:{port}",
             1,
             threads,
             lambda url: (
                 f"pixxel-mock proxy listening on {url}\n  upstream: {upstream}\n"
                 f"  violations: {url}/__mock/requests and the {VIOLATIONS_HEADER} header"
+                + (f"\n  recording: {record_dir / RECORDING_NAME}" if record_dir else "")
             ),
         )
     finally:
@@ -160,5 +172,5 @@ def serve_proxy(upstream: str, host: str, port: int, threads: int) -> None:
 
 
 def run(args: Any) -> int:
-    serve_proxy(args.upstream, args.host, args.port, args.threads)
+    serve_proxy(args.upstream, args.host, args.port, args.threads, args.record)
     return 0

@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="test mode: answer 500 when a response would break the spec",
     )
+    serve.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="FILE.har",
+        help="answer recorded requests with their recorded answers, in order (see README)",
+    )
+    serve.add_argument(
+        "--replay-strict",
+        action="store_true",
+        help="with --replay: requests the recording lacks get 404 not_recorded",
+    )
     serve.set_defaults(handler=_serve)
     register_harness(commands)
     return parser
@@ -106,9 +118,11 @@ def _serve(args: argparse.Namespace) -> int:
             max_namespaces=args.max_namespaces,
             validate_responses=args.validate_responses,
             scenarios=tuple(args.scenario),
+            replay_file=args.replay,
+            replay_strict=args.replay_strict,
         )
         serve(config, args.host, args.port, args.workers, args.threads)
-    except (FixtureError, StateFileError, ScenarioError, ValueError) as exc:
+    except (FixtureError, StateFileError, ScenarioError, ValueError, OSError, KeyError) as exc:
         print(f"pixxel-mock: {exc}", file=sys.stderr)
         return 2
     return 0

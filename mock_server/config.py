@@ -30,6 +30,8 @@ class MockConfig:
     package_polls: int = 1
     url_ttl_seconds: int = 3600
     scenarios: tuple[str, ...] = ()  # library names or file paths, applied server-wide
+    replay_file: Path | None = None  # a HAR recording to answer from (serve --replay)
+    replay_strict: bool = False  # requests the recording lacks: 404 not_recorded, no model
 
     def __post_init__(self) -> None:
         if self.clock_mode not in CLOCK_MODES:
@@ -56,7 +58,7 @@ class MockConfig:
         config = cls(**values)
         paths = {
             name: Path(v)
-            for name in ("fixtures_dir", "state_file")
+            for name in ("fixtures_dir", "state_file", "replay_file")
             if (v := getattr(config, name)) is not None
         }
         return replace(config, **paths)

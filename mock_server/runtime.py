@@ -15,6 +15,7 @@ from .model.cache import BoundedCache
 from .model.catalog import Catalog, load_catalog
 from .model.clock import Clock
 from .model.lifecycle import JobState
+from .model.replay import Recording
 from .model.service import MockService, Settings
 from .model.store import Store
 from .resources import API_SPEC, CONTROL_SPEC
@@ -32,6 +33,7 @@ class Runtime:
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
+    replay: Recording | None = None
     rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes]] = field(
         default_factory=lambda: BoundedCache(4096)
     )
@@ -76,6 +78,7 @@ class Runtime:
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,
+            replay=_recording(config, api_spec),
         )
         if temp_dir is not None:  # an app nobody closes still leaves no files behind
             weakref.finalize(runtime, _discard, store, temp_dir)
@@ -84,6 +87,16 @@ class Runtime:
     def close(self) -> None:
         """Close this thread's connection and remove a temporary state file."""
         _discard(self.store, self.temp_dir)
+
+
+def _recording(config: MockConfig, api_spec: ApiSpec) -> Recording | None:
+    if config.replay_file is None:
+        return None
+    from .faults.replay import load_recording, report_violations
+
+    recording, violations = load_recording(config.replay_file, api_spec)
+    report_violations(config.replay_file, violations)
+    return recording
 
 
 def _discard(store: Store, temp_dir: Path | None) -> None:

@@ -8,6 +8,7 @@ from flask import Response
 
 from ..calls import Call, HandlerRegistry, Reply
 from ..model.clock import Clock
+from ..model.coverage import Observation, coverage_of, documented_statuses
 from ..model.faults import with_absolute_times
 from ..model.timefmt import parse_rfc3339, rfc3339
 from ..wire.errors import ApiError
@@ -77,6 +78,16 @@ def set_clock(call: Call) -> Reply:
 def list_requests(call: Call) -> Reply:
     entries = call.runtime.store.journal(_scope(call), call.params["limit"])
     return 200, {"requests": entries}
+
+
+@HANDLERS("getCoverage")
+def get_coverage(call: Call) -> Reply:
+    entries = call.runtime.store.journal(call.namespace, call.runtime.config.journal_size)
+    observations = (
+        Observation(e["operation_id"], e["status"], violations=tuple(e["violations"]))
+        for e in entries
+    )
+    return 200, coverage_of(documented_statuses(call.runtime.api_spec), observations).as_dict()
 
 
 @HANDLERS("clearRequests")

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ..calls import Call, HandlerRegistry, Reply
 from ..faults.injection import fault_response, parse_prefer, preferred_response, truncate
+from ..faults.replay import replayed_response
 from ..model.catalog import ApiKey
 from ..model.service import DomainError, Session
 from ..runtime import Runtime
@@ -137,6 +138,12 @@ def _view(
         namespace = path_values.get("namespace") or namespace_of(headers.get(NAMESPACE_HEADER))
         state.namespace = namespace
         session = runtime.service.session(namespace)
+        if injectable and runtime.replay is not None:
+            replayed = replayed_response(
+                runtime.replay, runtime.config.replay_strict, runtime.store, namespace, req
+            )
+            if replayed is not None:
+                return replayed
         if injectable:
             preference = parse_prefer(headers.get("Prefer"))
             injected = (preferred_response(operation, preference) if preference else None) or (

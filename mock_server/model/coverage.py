@@ -1,0 +1,124 @@
+"""Client coverage: which documented answers a client's traffic met, and which it never did.
+
+Why: a client's error paths (a 429, a failed job, a download that stays pending)
+only run when the server answers that way; this report lists, per operation of the
+spec, the statuses the client received and the documented ones it never saw, and
+the job, task and download states it observed. Input is plain observations, from
+the journal or from a recording, so the same report serves both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..spec import ApiSpec
+
+STATE_OF = {
+    "getJob": "jobs",
+    "createJob": "jobs",
+    "downloadJob": "downloads",
+    "downloadTask": "downloads",
+}
+
+
+@dataclass(frozen=True)
+class Observation:
+    operation_id: str | None  # None: a request that matched no operation
+    status: int
+    body: bytes | None = None  # None: not kept (the journal keeps no bodies)
+    fault: str | None = None
+    violations: tuple[str, ...] = ()
+
+
+@dataclass
+class Coverage:
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    states: dict[str, list[str]] = field(default_factory=dict)
+    faults: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    unmatched: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "operations": self.operations,
+            "states": self.states,
+            "faults": self.faults,
+            "violations": self.violations,
+            "unmatched_requests": self.unmatched,
+        }
+
+    def table(self) -> str:
+        """Plain text: one line per operation, then the states, faults and violations."""
+        lines = [f"{'operation':<24} {'calls':>5}  {'seen':<16} never seen"]
+        for name, row in self.operations.items():
+            seen = ",".join(str(s) for s in row["seen"]) or "-"
+            never = ",".join(row["never_seen"]) or "-"
+            lines.append(f"{name:<24} {row['calls']:>5}  {seen:<16} {never}")
+        for kind, states in self.states.items():
+            lines.append(f"{kind} states seen: {', '.join(states) or '-'}")
+        lines.append(f"faults met: {', '.join(self.faults) or '-'}")
+        lines.append(f"client contract violations: {len(self.violations)}")
+        lines += [f"  {v}" for v in self.violations]
+        return "\n".join(lines)
+
+
+def documented_statuses(spec: ApiSpec) -> dict[str, list[str]]:
+    """Operation id -> its documented statuses, for `coverage_of`."""
+    return {op: sorted(o.documented_statuses()) for op, o in sorted(spec.operations.items())}
+
+
+def coverage_of(documented: Mapping[str, Iterable[str]], seen: Iterable[Observation]) -> Coverage:
+    """`documented`: operation id -> its documented statuses ('200', '4XX', 'default')."""
+    report = Coverage(states={"jobs": [], "tasks": [], "downloads": []})
+    statuses: dict[str, dict[int, int]] = {op: {} for op in documented}
+    for observation in seen:
+        report.violations += observation.violations
+        if observation.fault and observation.fault not in report.faults:
+            report.faults.append(observation.fault)
+        if observation.operation_id not in statuses:
+            report.unmatched += 1
+            continue
+        counts = statuses[observation.operation_id]
+        counts[observation.status] = counts.get(observation.status, 0) + 1
+        _collect_states(report.states, observation)
+    for op, codes in documented.items():
+        received = statuses[op]
+        report.operations[op] = {
+            "calls": sum(received.values()),
+            "seen": sorted(received),
+            "never_seen": sorted(c for c in codes if not _covers(c, received)),
+        }
+    return report
+
+
+def _covers(documented: str, received: Mapping[int, int]) -> bool:
+    if documented == "default":
+        return False
+    if documented.endswith("XX"):
+        return any(str(s)[0] == documented[0] for s in received)
+    return int(documented) in received
+
+
+def _collect_states(states: dict[str, list[str]], observation: Observation) -> None:
+    kind = STATE_OF.get(observation.operation_id or "")
+    if kind is None or observation.body is None or observation.status != 200:
+        return
+    try:
+        document = json.loads(observation.body)
+    except ValueError:
+        return
+    if not isinstance(document, dict):
+        return
+    _add(states[kind], document.get("status"))
+    for task in document.get("tasks") or []:
+        if isinstance(task, dict):
+            _add(states["tasks"], task.get("status"))
+
+
+def _add(states: list[str], state: Any) -> None:
+    if isinstance(state, str) and state not in states:
+        states.append(state)
