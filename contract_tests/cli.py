@@ -118,7 +118,9 @@ def run_contract(args: argparse.Namespace) -> int:
 
 
 def run_validate_traffic(args: argparse.Namespace) -> int:
-    from .traffic import TrafficFormatError, validate_traffic
+    from mock_server.wire.traffic import TrafficFormatError
+
+    from .traffic import validate_traffic
 
     try:
         count, findings = validate_traffic(args.file)
@@ -140,8 +142,9 @@ def run_proxy(args: argparse.Namespace) -> int:
 def run_coverage(args: argparse.Namespace) -> int:
     import json
 
+    from mock_server.wire.traffic import TrafficFormatError
+
     from .coverage import recording_coverage
-    from .traffic import TrafficFormatError
 
     try:
         report = recording_coverage(args.file)

@@ -23,15 +23,17 @@ FAULT_HEADER = "x-mock-fault"
 
 def recording_coverage(path: Path, spec_path: Path = API_SPEC) -> Coverage:
     """The coverage report of the traffic in a HAR file (or VCR cassette)."""
-    from .traffic import load_exchanges
+    from mock_server.wire.traffic import load_exchanges, package_fetches
 
     spec = ApiSpec.load(spec_path)
     checker = ExchangeChecker(spec)
     observations = []
-    for exchange in load_exchanges(path):
+    exchanges = load_exchanges(path)
+    fetches = package_fetches(exchanges)
+    for index, exchange in enumerate(exchanges):
         if exchange.status is None:
             continue
-        operation, problems = checker.check_request(exchange)
+        operation, problems = (None, []) if index in fetches else checker.check_request(exchange)
         headers = {k.lower(): v for k, v in (exchange.response_headers or {}).items()}
         observations.append(
             Observation(

@@ -105,20 +105,16 @@ class PixxelMock:
 
         return CoverageReport(self._control("GET", "/__mock/coverage"))
 
-    def replay(self, recording: str | Path, strict: bool = False) -> PixxelMock:
-        """A second mock answering from a HAR recording (`serve --replay`); use it in `with`.
+    def replay(
+        self, recording: str | Path, strict: bool = False, timing: str = "polls"
+    ) -> dict[str, Any]:
+        """Answer as a HAR (or VCR) recording did, until the end of the test.
 
-        Recorded requests get their recorded answers in order, then the last one;
-        others go to the simulated model, or 404 `not_recorded` when `strict`.
-        """
-        args = ["--replay", str(recording), "--workers", "1", "--validate-responses"]
-        return PixxelMock(LiveMock([*args, "--replay-strict"] if strict else args))
-
-    def __enter__(self) -> PixxelMock:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        POST /__mock/replay: recorded requests get their recorded answers in order (or
+        on the recorded timing), others the simulated model, or 404 `not_recorded`
+        when `strict`. Returns the load report (ids, counts, spec violations)."""
+        body = {"file": str(Path(recording).resolve()), "strict": strict, "timing": timing}
+        return self._control("POST", "/__mock/replay", json=body)
 
     def close(self) -> None:
         self._http.close()

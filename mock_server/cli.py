@@ -10,9 +10,10 @@ from pathlib import Path
 from contract_tests.cli import register as register_harness
 
 from .config import MockConfig
-from .faults.scenarios import ScenarioError
+from .faults.scenarios import ScenarioError, ScenarioLoader
 from .model.catalog import FixtureError
 from .model.clock import CLOCK_MODES
+from .model.replay import TIMINGS
 from .model.store import StateFileError
 from .model.timefmt import parse_rfc3339
 from .resources import FIXTURES_DIR
@@ -91,7 +92,31 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --replay: requests the recording lacks get 404 not_recorded",
     )
+    serve.add_argument(
+        "--replay-timing",
+        choices=TIMINGS,
+        default="polls",
+        help="with --replay: the next recorded answer per request (polls), or the one recorded"
+        " at the same time since the start, on the mock's clock (recorded)",
+    )
     serve.set_defaults(handler=_serve)
+    keep = commands.add_parser(
+        "scenario-from-har",
+        help="keep a recording as a library scenario (NAME.har + NAME.yaml)",
+        description="Copy a HAR (or VCR) recording into a scenario directory with a scenario"
+        " file that replays it; apply it by name (POST /__mock/scenarios/NAME, with --fixtures"
+        " pointing at that directory's parent) or with serve --scenario DIR/NAME.yaml.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    keep.add_argument("recording", type=Path, help="the .har file (or VCR cassette)")
+    keep.add_argument("name", help="scenario name: a-z, 0-9 and '-'")
+    keep.add_argument(
+        "--dir", type=Path, default=Path("fixtures/scenarios"), help="scenario directory"
+    )
+    keep.add_argument("--description", default="", help="what the incident was")
+    keep.add_argument("--strict", action="store_true", help="replay strictly")
+    keep.add_argument("--timing", choices=TIMINGS, default="polls", help="replay timing")
+    keep.set_defaults(handler=_scenario_from_har)
     register_harness(commands)
     return parser
 
@@ -120,11 +145,30 @@ def _serve(args: argparse.Namespace) -> int:
             scenarios=tuple(args.scenario),
             replay_file=args.replay,
             replay_strict=args.replay_strict,
+            replay_timing=args.replay_timing,
         )
         serve(config, args.host, args.port, args.workers, args.threads)
     except (FixtureError, StateFileError, ScenarioError, ValueError, OSError, KeyError) as exc:
         print(f"pixxel-mock: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _scenario_from_har(args: argparse.Namespace) -> int:
+    from .faults.scenarios import write_replay_scenario
+    from .model.replay import recording_id
+    from .resources import API_SPEC, CONTROL_SPEC
+    from .spec import ApiSpec
+
+    try:
+        written = write_replay_scenario(
+            args.recording, args.name, args.dir, args.strict, args.timing, args.description
+        )
+        loaded = ScenarioLoader(ApiSpec.load(API_SPEC), ApiSpec.load(CONTROL_SPEC)).load(written)
+    except (ScenarioError, OSError, ValueError) as exc:
+        print(f"pixxel-mock: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {written} (recording {recording_id(loaded.recording or '')})")
     return 0
 
 

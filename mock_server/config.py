@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .model.clock import CLOCK_MODES
+from .model.replay import TIMINGS
 from .resources import FIXTURES_DIR
 
 
@@ -32,6 +33,7 @@ class MockConfig:
     scenarios: tuple[str, ...] = ()  # library names or file paths, applied server-wide
     replay_file: Path | None = None  # a HAR recording to answer from (serve --replay)
     replay_strict: bool = False  # requests the recording lacks: 404 not_recorded, no model
+    replay_timing: str = "polls"  # or "recorded": answers follow the recording's times
 
     def __post_init__(self) -> None:
         if self.clock_mode not in CLOCK_MODES:
@@ -40,6 +42,8 @@ class MockConfig:
             raise ValueError("speed must be positive")
         if self.journal_size < 1:
             raise ValueError("journal_size must be at least 1")
+        if self.replay_timing not in TIMINGS:
+            raise ValueError(f"replay_timing must be one of {TIMINGS}, not {self.replay_timing!r}")
 
     @classmethod
     def coerce(cls, value: MockConfig | Mapping[str, Any] | None) -> MockConfig:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import MockConfig
-from .faults.scenarios import ScenarioFile, ScenarioLoader, server_rules
+from .faults.replay import parse_recording
+from .faults.scenarios import ScenarioFile, ScenarioLoader, install_recordings, server_rules
 from .model.cache import BoundedCache
 from .model.catalog import Catalog, load_catalog
 from .model.clock import Clock
@@ -33,7 +34,7 @@ class Runtime:
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
-    replay: Recording | None = None
+    recordings: BoundedCache[str, Recording] = field(default_factory=lambda: BoundedCache(8))
     rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes]] = field(
         default_factory=lambda: BoundedCache(4096)
     )
@@ -45,6 +46,10 @@ class Runtime:
         loader = ScenarioLoader(api_spec, control_spec)
         library = loader.library(config.fixtures_dir / "scenarios")
         chosen = [loader.resolve(reference, library) for reference in config.scenarios]
+        if config.replay_file is not None:
+            chosen.append(
+                loader.replay_file(config.replay_file, config.replay_strict, config.replay_timing)
+            )
         temp_dir = None
         state_file = config.state_file
         if state_file is None:
@@ -58,6 +63,7 @@ class Runtime:
             journal_size=config.journal_size,
             max_namespaces=config.max_namespaces,
         )
+        install_recordings(chosen, store)
         settings = Settings(
             seed=config.seed,
             queue_seconds=config.queue_seconds,
@@ -78,25 +84,24 @@ class Runtime:
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,
-            replay=_recording(config, api_spec),
         )
         if temp_dir is not None:  # an app nobody closes still leaves no files behind
             weakref.finalize(runtime, _discard, store, temp_dir)
         return runtime
 
+    def recording(self, recording_id: str) -> Recording | None:
+        """A recording of the state file, parsed once per process (None: no longer kept)."""
+        cached = self.recordings.get(recording_id)
+        if cached is None:
+            document = self.store.recording(recording_id)
+            if document is None:
+                return None
+            cached = self.recordings.put(recording_id, parse_recording(document, recording_id))
+        return cached
+
     def close(self) -> None:
         """Close this thread's connection and remove a temporary state file."""
         _discard(self.store, self.temp_dir)
-
-
-def _recording(config: MockConfig, api_spec: ApiSpec) -> Recording | None:
-    if config.replay_file is None:
-        return None
-    from .faults.replay import load_recording, report_violations
-
-    recording, violations = load_recording(config.replay_file, api_spec)
-    report_violations(config.replay_file, violations)
-    return recording
 
 
 def _discard(store: Store, temp_dir: Path | None) -> None:

@@ -62,7 +62,7 @@ def test_coverage_of_a_hand_written_har_lists_states_and_faults() -> None:
     assert report["operations"]["getJob"]["seen"] == [200, 500]
     assert report["operations"]["downloadJob"]["seen"] == [200]
     assert report["states"]["jobs"] == ["running", "failed"]
-    assert report["states"]["downloads"] == ["pending"]
+    assert report["states"]["downloads"] == ["pending", "ready"]
     assert report["operations"]["listProjects"]["calls"] == 0
     table = subprocess.run(
         [sys.executable, "-m", "mock_server", "coverage", str(INCIDENT)],

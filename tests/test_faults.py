@@ -238,9 +238,9 @@ def test_rules_are_listed_counted_deleted_and_checked(ns: Namespace) -> None:
     assert ns.session.delete(f"{ns.url}/__mock/faults/{rule['id']}").status_code == 404
     undocumented = ns.session.post(
         f"{ns.url}/__mock/faults",
-        json={"match": {"operation_id": "getJob"}, "action": {"status": 404}},
+        json={"match": {"operation_id": "ping"}, "action": {"status": 403}},
     )
-    assert undocumented.status_code == 400 and "not documented for getJob" in undocumented.text
+    assert undocumented.status_code == 400 and "not documented for ping" in undocumented.text
     invalid = ns.session.post(f"{ns.url}/__mock/faults", json={"action": {"status": 418}})
     assert invalid.status_code == 400
 

@@ -1,15 +1,21 @@
-"""Handlers of openapi/control.yaml: reset, clock, journal, state and signed packages."""
+"""Handlers of openapi/control.yaml: reset, clock, journal, state, faults, scenarios,
+replay and packages."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from flask import Response
 
 from ..calls import Call, HandlerRegistry, Reply
+from ..faults.replay import package_bytes, parse_recording, read_recording, spec_violations
+from ..faults.scenarios import install_recordings
 from ..model.clock import Clock
 from ..model.coverage import Observation, coverage_of, documented_statuses
 from ..model.faults import with_absolute_times
+from ..model.replay import recording_id
 from ..model.timefmt import parse_rfc3339, rfc3339
 from ..wire.errors import ApiError
 
@@ -175,6 +181,14 @@ def get_scenario(call: Call) -> Reply:
 @HANDLERS("setScenario")
 def set_scenario(call: Call) -> Reply:
     scenario = with_absolute_times(call.params["body"], call.session.now)
+    replay = scenario.get("replay")
+    if replay is not None and call.runtime.store.recording(replay["recording"]) is None:
+        raise ApiError(
+            400,
+            "invalid_body",
+            f"No recording {replay['recording']!r} is loaded; load it with POST /__mock/replay.",
+            {"field": "replay.recording"},
+        )
     call.runtime.store.set_rules(call.namespace, scenario=scenario)
     return 200, scenario
 
@@ -198,9 +212,50 @@ def apply_scenario(call: Call) -> Reply:
         raise ApiError(404, "not_found", f"No scenario {name!r}; see GET /__mock/scenarios.")
     added = {rule["id"] for rule in file.faults}
     faults = [rule for rule in _own_faults(call) if rule["id"] not in added] + file.faults
-    scenario = with_absolute_times(file.content.get("scenario") or {}, call.session.now)
+    install_recordings([file], call.runtime.store)
+    scenario = file.scenario(call.session.now)
     call.runtime.store.set_rules(call.namespace, faults=faults, scenario=scenario)
     return 200, {"name": name, "faults": len(file.faults)}
+
+
+@HANDLERS("loadReplay")
+def load_replay(call: Call) -> Reply:
+    body = call.params["body"]
+    source = body.get("file", "the request body")
+    try:
+        text = read_recording(Path(body["file"])) if "file" in body else json.dumps(body["har"])
+        recording = parse_recording(text, source)
+    except (OSError, ValueError) as exc:
+        raise ApiError(400, "invalid_body", f"Cannot load the recording: {exc}") from exc
+    identity = recording_id(text)
+    call.runtime.store.put_recording(identity, text)
+    replay = {
+        "recording": identity,
+        "strict": bool(body.get("strict", False)),
+        "timing": body.get("timing", "polls"),
+        "started": rfc3339(call.session.now),
+    }
+    scenario = {**call.runtime.store.rules(call.namespace)[1], "replay": replay}
+    call.runtime.store.set_rules(call.namespace, scenario=scenario)
+    return 200, {
+        "recording": identity,
+        "exchanges": len(recording),
+        "requests": len(recording.answers),
+        "violations": spec_violations(text, source, call.runtime.api_spec),
+        "replay": replay,
+    }
+
+
+@HANDLERS("getReplayedPackage")
+def get_replayed_package(call: Call) -> Reply:
+    replay = call.session.scenario.replay
+    recording = call.runtime.recording(replay.recording) if replay else None
+    content = package_bytes(recording, call.params["package"]) if recording else None
+    if content is None:
+        raise ApiError(
+            404, "not_found", "No such package in this namespace's replay (or no replay)."
+        )
+    return Response(content, status=200, mimetype="application/zip")
 
 
 @HANDLERS("getPackage")

@@ -1,17 +1,30 @@
 """The scenario library (fixtures/scenarios/*.yaml) and `--scenario`: named bundles of
-fault rules and domain scenarios, validated against openapi/control.yaml at load."""
+fault rules, domain scenarios and recordings to replay, validated against
+openapi/control.yaml at load."""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..model.faults import FaultRule, merge_scenarios, with_absolute_times
+from ..model.replay import recording_id
 from ..model.service import ServerRules
+from ..model.store import Store
+from ..model.timefmt import rfc3339
 from ..spec import ApiSpec, Operation, compile_schema, first_error
 from ..wire.errors import ApiError
 from ..yamlio import read_yaml
+from .replay import parse_recording, read_recording, spec_violations
+
+log = logging.getLogger(__name__)
+SCENARIO_NAME = re.compile(r"[a-z0-9-]{1,64}")
 
 
 class ScenarioError(ValueError):
@@ -23,6 +36,7 @@ class ScenarioFile:
     name: str
     description: str
     content: dict[str, Any]
+    recording: str | None = None  # the text of the file named by `replay:`
 
     @property
     def faults(self) -> list[dict[str, Any]]:
@@ -32,6 +46,22 @@ class ScenarioFile:
             for index, rule in enumerate(self.content.get("faults") or [])
         ]
 
+    def scenario(self, now: float) -> dict[str, Any]:
+        """The file's domain scenario from `now` on; its replay, if any, starts then."""
+        scenario = with_absolute_times(self.content.get("scenario") or {}, now)
+        replay = self.content.get("replay")
+        if replay is None or self.recording is None:
+            return scenario
+        settings = {k: v for k, v in replay.items() if k != "file"}
+        return {
+            **scenario,
+            "replay": {
+                "recording": recording_id(self.recording),
+                **settings,
+                "started": rfc3339(now),
+            },
+        }
+
 
 class ScenarioLoader:
     """Reads and checks scenario files against the control spec and the API's operations."""
@@ -40,16 +70,40 @@ class ScenarioLoader:
         schemas = control_spec.resolved["components"]["schemas"]
         self._validator = compile_schema(schemas["ScenarioFile"])
         self._operations = list(api_spec.operations.values())
+        self._api_spec = api_spec
 
     def load(self, path: Path) -> ScenarioFile:
         try:
             content = read_yaml(path) or {}
         except (OSError, ValueError) as exc:
             raise ScenarioError(f"scenario {path}: {exc}") from exc
+        return self._scenario(path, content)
+
+    def replay_file(self, recording: Path, strict: bool, timing: str) -> ScenarioFile:
+        """`serve --replay FILE`: a scenario that replays one recording."""
+        content = {
+            "description": f"replay of {recording}",
+            "replay": {"file": str(recording.resolve()), "strict": strict, "timing": timing},
+        }
+        return self._scenario(Path("replay"), content)
+
+    def _scenario(self, path: Path, content: Any) -> ScenarioFile:
         problem = first_error(self._validator, content)
         if problem:
             raise ScenarioError(f"scenario {path}: {problem}")
-        scenario = ScenarioFile(path.stem, str(content.get("description", "")).strip(), content)
+        recording = None
+        if "replay" in content:
+            source = path.parent / content["replay"]["file"]
+            try:
+                recording = read_recording(source)
+                violations = spec_violations(recording, str(source), self._api_spec)
+            except (OSError, ValueError) as exc:
+                raise ScenarioError(f"scenario {path}: recording {source}: {exc}") from exc
+            for violation in violations:
+                log.warning("replay %s contradicts the spec: %s", source, violation)
+        scenario = ScenarioFile(
+            path.stem, str(content.get("description", "")).strip(), content, recording
+        )
         try:
             self.check_faults(scenario.faults)
         except ApiError as exc:
@@ -82,10 +136,15 @@ def server_rules(files: list[ScenarioFile], now: float) -> ServerRules:
     faults = tuple(
         FaultRule.from_json(rule, "server", rule["id"]) for file in files for rule in file.faults
     )
-    scenario = merge_scenarios(
-        with_absolute_times(f.content.get("scenario") or {}, now) for f in files
-    )
+    scenario = merge_scenarios(f.scenario(now) for f in files)
     return ServerRules(faults=faults, scenario=scenario)
+
+
+def install_recordings(files: Iterable[ScenarioFile], store: Store) -> None:
+    """Keep the files' recordings in the state file, where every worker finds them."""
+    for file in files:
+        if file.recording is not None:
+            store.put_recording(recording_id(file.recording), file.recording)
 
 
 def validate_rule_statuses(rule: FaultRule, operations: list[Operation]) -> None:
@@ -104,3 +163,28 @@ def validate_rule_statuses(rule: FaultRule, operations: list[Operation]) -> None
                     " may only answer a status its operation documents.",
                     {"operation_id": operation.operation_id, "status": status},
                 )
+
+
+def write_replay_scenario(
+    recording: Path, name: str, directory: Path, strict: bool, timing: str, description: str
+) -> Path:
+    """Keep a recording as a library scenario: DIR/NAME.har and DIR/NAME.yaml replaying it.
+
+    Refuses to overwrite, and to copy a file that holds no recording."""
+    if not SCENARIO_NAME.fullmatch(name):
+        raise ScenarioError(f"scenario name {name!r}: use 1-64 of a-z, 0-9 and '-'")
+    text = read_recording(recording)
+    parse_recording(text, str(recording))
+    directory.mkdir(parents=True, exist_ok=True)
+    targets = [directory / f"{name}.har", directory / f"{name}.yaml"]
+    if taken := [str(t) for t in targets if t.exists()]:
+        raise ScenarioError(f"{', '.join(taken)} exist(s); choose another name")
+    replay = {"file": targets[0].name, "timing": timing, **({"strict": True} if strict else {})}
+    document = {"description": description or f"Replays {recording.name}.", "replay": replay}
+    targets[0].write_text(text, encoding="utf-8")
+    targets[1].write_text(
+        f"# Reproduces: the traffic recorded in {recording.name} (see README, Replay a real"
+        " incident).\n" + yaml.safe_dump(document, sort_keys=False),
+        encoding="utf-8",
+    )
+    return targets[1]

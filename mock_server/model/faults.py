@@ -17,6 +17,7 @@ from typing import Any
 from .catalog import TaskFailure
 from .ids import unit_interval
 from .lifecycle import JobOverrides
+from .replay import ReplaySettings
 from .timefmt import parse_rfc3339, rfc3339
 
 NO_BODY = object()
@@ -168,7 +169,8 @@ class FaultRule:
 
 @dataclass(frozen=True)
 class Scenario:
-    """Domain scenarios: failing tasks, slow jobs, slow packages, short URLs, revoked keys."""
+    """Domain scenarios: failing tasks, slow jobs, slow packages, short URLs, revoked keys,
+    a recording to replay."""
 
     task_failures: tuple[Mapping[str, Any], ...] = ()
     slow_jobs: tuple[Mapping[str, Any], ...] = ()
@@ -176,6 +178,7 @@ class Scenario:
     pending_polls: int | None = None
     url_ttl_seconds: int | None = None
     revocations: Mapping[str, float] = field(default_factory=dict)
+    replay: ReplaySettings | None = None
     document: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -191,6 +194,7 @@ class Scenario:
             revocations={
                 r["key"]: parse_rfc3339(r["at"]) for r in data.get("key_revocations") or ()
             },
+            replay=ReplaySettings.from_json(data.get("replay")),
             document=dict(data),
         )
 

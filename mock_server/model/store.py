@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS journal (
     operation_id TEXT, status INTEGER NOT NULL, duration_ms REAL NOT NULL,
     violations TEXT NOT NULL);
 """
+MAX_RECORDINGS = 64  # loaded recordings kept; a namespace whose recording went replays nothing
+_RECORDINGS = "CREATE TABLE IF NOT EXISTS recordings (id TEXT PRIMARY KEY, document TEXT NOT NULL)"
 
 
 class StateFileError(RuntimeError):
@@ -201,9 +203,11 @@ class Store:
                 raise StateFileError(f"state file {self.path} is damaged: {exc}") from exc
             if check != "ok":
                 raise StateFileError(f"state file {self.path} is damaged: {check}")
+            with self.transaction() as conn:
+                conn.execute(_RECORDINGS)  # added after schema 1 shipped; nothing else changes
             return
         with self.transaction() as conn:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
+            for statement in [*filter(str.strip, _SCHEMA.split(";")), _RECORDINGS]:
                 conn.execute(statement)
             conn.executemany(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
@@ -333,6 +337,27 @@ class Store:
                 (namespace, rule_id),
             ).fetchone()
         return int(count)
+
+    # -- recordings (replay) ------------------------------------------------
+    def put_recording(self, recording_id: str, document: str) -> None:
+        """Keep a recording's text under its content id; the oldest past MAX_RECORDINGS go."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO recordings (id, document) VALUES (?, ?)",
+                (recording_id, document),
+            )
+            conn.execute(
+                "DELETE FROM recordings WHERE rowid <= (SELECT MAX(rowid) FROM recordings) - ?",
+                (MAX_RECORDINGS,),
+            )
+
+    def recording(self, recording_id: str) -> str | None:
+        row = (
+            self._connection()
+            .execute("SELECT document FROM recordings WHERE id=?", (recording_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
 
     def match_counts(self, namespace: str) -> dict[str, int]:
         rows = (

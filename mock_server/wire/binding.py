@@ -138,10 +138,10 @@ def _view(
         namespace = path_values.get("namespace") or namespace_of(headers.get(NAMESPACE_HEADER))
         state.namespace = namespace
         session = runtime.service.session(namespace)
-        if injectable and runtime.replay is not None:
-            replayed = replayed_response(
-                runtime.replay, runtime.config.replay_strict, runtime.store, namespace, req
-            )
+        replay = session.scenario.replay
+        recording = runtime.recording(replay.recording) if injectable and replay else None
+        if recording is not None and replay is not None:
+            replayed = replayed_response(recording, replay, runtime.store, session, req)
             if replayed is not None:
                 return replayed
         if injectable:

@@ -32,6 +32,7 @@ class Exchange:
     status: int | None = None  # None: a request without a recorded response
     response_headers: Mapping[str, str] | None = None
     response_body: bytes = b""
+    started: float | None = None  # when it was recorded (epoch seconds), if known
 
 
 class ExchangeChecker:
