@@ -205,3 +205,16 @@ def test_replay_input_errors_are_clear_4xx(pixxel_mock) -> None:
         assert response.status_code == 400, case
         assert response.json()["error"]["code"] == "invalid_body", case
     assert requests.get(f"{pixxel_mock.url}/__replay/default/{'0' * 24}.zip").status_code == 404
+
+
+def test_a_replay_travels_with_an_exported_state() -> None:
+    from mock_server import create_app
+
+    first, second = (create_app({"clock_mode": "manual"}).test_client() for _ in range(2))
+    loaded = first.post("/__mock/replay", json={"file": str(INCIDENT)}).json
+    snapshot = first.get("/__mock/state").json
+    assert [r["id"] for r in snapshot["recordings"]] == [loaded["recording"]]
+    assert second.put("/__mock/state", json=snapshot).status_code == 200
+    job_path = json.loads(INCIDENT.read_text())["log"]["entries"][0]["request"]["url"]
+    replayed = second.get(job_path.removeprefix("https://api.pixxel.space"), headers=ALPHA)
+    assert replayed.json["id"] == "c0ffee00-1111-4222-8333-444455556666"

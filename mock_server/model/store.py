@@ -600,6 +600,10 @@ class Store:
                 }
                 for r in conn.execute("SELECT * FROM namespaces ORDER BY namespace")
             ],
+            "recordings": [
+                {"id": r[0], "document": r[1]}
+                for r in conn.execute("SELECT id, document FROM recordings ORDER BY rowid")
+            ],
             "fault_counts": [
                 {"namespace": r[0], "rule_id": r[1], "count": r[2]}
                 for r in conn.execute("SELECT * FROM fault_counts ORDER BY namespace, rule_id")
@@ -642,6 +646,10 @@ class Store:
             conn.executemany("INSERT INTO fault_counts VALUES (?, ?, ?)", counts)
             conn.executemany("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
             conn.executemany("INSERT INTO downloads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", downloads)
+            conn.executemany(  # added to those kept (a --replay recording stays)
+                "INSERT OR REPLACE INTO recordings (id, document) VALUES (?, ?)",
+                [(r["id"], r["document"]) for r in snapshot.get("recordings", [])],
+            )
 
     def close(self) -> None:
         """Write the journal's buffer, stop the flusher, close this thread's connection."""
