@@ -123,6 +123,14 @@ def startup_banner(config: MockConfig, url: str, workers: int, threads: int) -> 
             f"pixxel-mock listening on {url}",
             f"  clock: {config.clock_mode} (speed {config.speed:g}x), seed {config.seed}",
             f"  scenarios: {', '.join(config.scenarios) or 'none'}",
+            *(
+                [
+                    f"  replay: {config.replay_file} ({config.replay_timing}"
+                    f"{', strict' if config.replay_strict else ''})"
+                ]
+                if config.replay_file
+                else []
+            ),
             f"  workers: {workers} x {threads} threads, state: {state}",
             "  demo keys: pxm_demo_alpha (agri-monitoring, coastal-watch),"
             " pxm_demo_beta (urban-heat), pxm_demo_revoked (revoked)",

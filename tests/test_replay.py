@@ -117,7 +117,9 @@ def test_strict_replay_refuses_what_was_not_recorded_and_violations_are_reported
         response = requests.get(f"{replay.url}/v0/projects", headers=ALPHA)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_recorded"
-    assert "contradicts the spec: #1 GET" in "".join(replay.output)  # reported, still loaded
+    output = "".join(replay.output)
+    assert "contradicts the spec: #1 GET" in output  # reported, still loaded
+    assert f"replay: {har} (polls, strict)" in output  # the banner says what it replays
 
 
 def test_a_hand_written_har_of_an_incident_replays(pixxel_mock) -> None:
