@@ -34,7 +34,7 @@ class Runtime:
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
     replay: Recording | None = None
-    rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes]] = field(
+    rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes, str]] = field(
         default_factory=lambda: BoundedCache(4096)
     )
 
