@@ -22,7 +22,7 @@ from mock_server.model.catalog import TaskTemplate, load_catalog
 from mock_server.model.clock import Clock
 from mock_server.model.ids import derived_uuid
 from mock_server.model.lifecycle import JobOverrides, JobRecord, evaluate, plan_job
-from mock_server.model.store import SCHEMA_VERSION, STATE_FORMAT, Store
+from mock_server.model.store import SNAPSHOT_VERSION, STATE_FORMAT, Store
 from mock_server.resources import FIXTURES_DIR
 
 from .loads import BETA, Request, lua_script, parse_wrk
@@ -63,7 +63,7 @@ def _state_with_jobs(path: Path, count: int) -> list[str]:
     job_ids = [derived_uuid("bench", index) for index in range(count)]
     snapshot = {
         "format": STATE_FORMAT,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": SNAPSHOT_VERSION,
         "namespaces": [
             {
                 "namespace": "default",

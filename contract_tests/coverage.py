@@ -1,8 +1,8 @@
 """`pixxel-mock coverage FILE.har`, and the fixture's view of GET /__mock/coverage.
 
-A recording keeps bodies, so its report includes the job, task and download
-states the client saw; the journal keeps none, so the live report lists operations,
-statuses and violations only.
+A recording keeps bodies, from which the report reads the job, task and download
+states the client saw; the journal keeps those states (and the fault) with each
+entry, so both reports list the same things.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class CoverageReport:
         """Fail unless the client received each status (on `operation`) and saw each state.
 
         e.g. `assert_seen(statuses=[429], states=["failed"])`: "my client has met a
-        429 and a failed job". States come only from recordings (bodies kept).
+        429 and a failed job" (states of jobs, tasks and downloads alike).
         """
         missing = sorted(set(statuses) - self.seen(operation))
         unseen = sorted(set(states) - self.states())

@@ -9,8 +9,10 @@ from typing import Any
 from flask import Request, Response
 
 from .model.catalog import ApiKey
+from .model.coverage import States, encoded_states
 from .model.service import Session
 from .runtime import Runtime
+from .wire.request_state import state_of
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class Call:
     def base_url(self) -> str:
         """Computed only when asked (signed URLs): it costs more than a whole job read."""
         return self.request.host_url
+
+    def observe(self, states: States | str) -> None:
+        """Note the states the answer shows (or their `encoded_states`), for the journal
+        (client coverage), so that nobody parses the body again."""
+        encoded = states if isinstance(states, str) else encoded_states(states)
+        state_of(self.request.environ).states = encoded
 
 
 Reply = tuple[int, Any] | Response  # a bytes body is JSON already serialised

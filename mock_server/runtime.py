@@ -35,7 +35,7 @@ class Runtime:
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
     recordings: BoundedCache[str, Recording] = field(default_factory=lambda: BoundedCache(8))
-    rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes]] = field(
+    rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes, str]] = field(
         default_factory=lambda: BoundedCache(4096)
     )
 

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import requests
+import yaml
 
 from examples.pipeline_client import PixxelClient, run_pipeline
+from mock_server.live import LiveMock
+from mock_server.model.clock import Clock
+from mock_server.model.coverage import STATE_OF, states_in_body
+from mock_server.model.store import SCHEMA_VERSION, StateFileError, Store
 
-from .helpers import URBAN, WF_MANY
+from .conftest import advance
+from .helpers import ALPHA, COAST, REPO, URBAN, WF_FAILING, WF_MANY
 
 INCIDENT = Path(__file__).with_name("data") / "incident.har"
 
@@ -21,8 +29,11 @@ def test_coverage_lists_exactly_what_the_example_client_exercised(
     pixxel_mock, tmp_path: Path
 ) -> None:
     pixxel_mock.apply_scenario("throttled")
+    failing = yaml.safe_load((REPO / "fixtures" / "scenarios" / "failed-task.yaml").read_text())
+    failing["scenario"]["downloads"] = {"pending_polls": 2}  # one pending answer, then ready
+    pixxel_mock.apply_scenario(failing)
     client = PixxelClient(pixxel_mock.url, pixxel_mock.keys["beta"], poll_delay=0)
-    run_pipeline(client, WF_MANY, URBAN, tmp_path / "job.zip")
+    assert run_pipeline(client, WF_MANY, URBAN, tmp_path / "job.zip")["status"] == "failed"
     report = pixxel_mock.coverage()
     operations = report.document["operations"]
     journal = [e for e in pixxel_mock.requests() if e["operation_id"] in operations]
@@ -49,6 +60,17 @@ def test_coverage_lists_exactly_what_the_example_client_exercised(
     report.assert_seen(statuses=[200, 429])
     with pytest.raises(AssertionError, match=r"never received \[403\] from getJob"):
         report.assert_seen(statuses=[403], operation="getJob")
+    # polls mode: the job moves on at each read, so the client meets every state
+    states = report.document["states"]
+    assert states["jobs"] == ["queued", "running", "failed"]
+    assert {"created", "inprogress", "completed", "failed"} == set(states["tasks"])
+    assert states["downloads"] == ["pending", "ready"]
+    assert report.document["faults"] == ["throttled.every-third"]
+    report.assert_seen(statuses=[429], states=["failed", "ready"])
+    for entry in journal:  # what the report is made of: each entry's fault and states
+        assert (entry["fault"] == "throttled.every-third") == (entry["status"] == 429)
+        shows_states = entry["status"] == 200 and entry["operation_id"] in STATE_OF
+        assert (entry["states"] is not None) == shows_states
 
 
 def test_coverage_of_a_hand_written_har_lists_states_and_faults() -> None:
@@ -71,3 +93,60 @@ def test_coverage_of_a_hand_written_har_lists_states_and_faults() -> None:
         check=True,
     ).stdout
     assert "jobs states seen: running, failed" in table
+
+
+def test_the_journal_notes_the_states_a_body_shows_without_parsing_it(client) -> None:
+    """Handlers note states from the model, `Prefer` answers from their body: both must
+    say what the body says, so a live report equals one made from a recording."""
+    job = client.post(f"/v0/workflows/{WF_FAILING}/jobs?project_id={COAST}", headers=ALPHA)
+    path = f"/v0/workflows/{WF_FAILING}/jobs/{job.json['id']}"
+    advance(client, 3600)
+    finished = client.get(path, headers=ALPHA)
+    task = next(t for t in finished.json["tasks"] if t["status"] == "completed")
+    answers = [
+        job,
+        finished,
+        client.get(path, headers={**ALPHA, "Prefer": "example=running"}),
+        client.put(path + "/download", headers=ALPHA),
+        client.put(f"{path}/tasks/{task['id']}/download", headers=ALPHA),
+    ]
+    entries = [e for e in client.get("/__mock/requests").json["requests"] if e["operation_id"]]
+    assert [e["fault"] for e in entries] == [None, None, "prefer", None, None]
+    assert finished.json["status"] == "failed"
+    for entry, answer in zip(entries, answers, strict=True):
+        expected = states_in_body(entry["operation_id"], answer.status_code, answer.data)
+        assert expected is not None
+        assert entry["states"] == json.loads(json.dumps(expected)), entry["operation_id"]
+    assert entries[2]["states"] == {"jobs": ["running"], "tasks": ["completed", "inprogress"]}
+
+
+def test_a_version_1_state_file_is_migrated_and_keeps_its_jobs_and_journal(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state.sqlite"
+    with sqlite3.connect(state) as conn:  # written by pixxel-mock before this change
+        conn.executescript((Path(__file__).with_name("data") / "state-v1.sql").read_text())
+    with LiveMock(
+        ["--state-file", str(state), "--clock", "manual", "--validate-responses"]
+    ) as live:
+        old = requests.get(f"{live.url}/__mock/requests").json()["requests"]
+        assert [(e["operation_id"], e["fault"], e["states"]) for e in old] == [
+            ("createJob", None, None),
+            ("getJob", None, None),
+            ("listWorkflows", None, None),
+        ]
+        job = requests.get(
+            f"{live.url}{old[1]['path']}", headers={"Authorization": "pxm_demo_beta"}
+        )
+        assert job.status_code == 200
+        entry = requests.get(f"{live.url}/__mock/requests").json()["requests"][-1]
+        assert entry["states"]["jobs"] == [job.json()["status"]]
+        replay = requests.post(f"{live.url}/__mock/replay", json={"file": str(INCIDENT)})
+        assert replay.status_code == 200  # the recordings table came with the migration
+    with sqlite3.connect(state) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),
+        )
+        conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    with pytest.raises(StateFileError, match="has schema 99, this pixxel-mock reads 2"):
+        Store(state, Clock("manual", 1.0, 0.0, 0.0))

@@ -136,7 +136,6 @@ def test_the_inspector_follows_jobs_clock_journal_and_faults(browser, server) ->
 
     requests.get(f"{server.url}/v0/workflows?limit=0", headers=ALPHA)  # breaks the contract
     until(browser, lambda d: any("limit" in row for row in texts(d, "#journal-rows tr.violation")))
-    browser.save_screenshot(str(SHOTS / "inspector.png"))
 
     click(browser, 'button[data-scenario="throttled"]')
     until(browser, lambda d: any("every-third" in rule for rule in texts(d, "#fault-rules li")))
@@ -144,4 +143,10 @@ def test_the_inspector_follows_jobs_clock_journal_and_faults(browser, server) ->
         requests.get(f"{server.url}/v0/projects", headers=ALPHA).status_code for _ in range(3)
     ]
     assert statuses == [200, 200, 429]  # "429 on every third API call"
+    seen = '#coverage-rows tr[data-operation="listProjects"] td.seen'
+    until(browser, lambda d: texts(d, seen) == ["200, 429"])
+    assert texts(browser, "#coverage-faults") == ["throttled.every-third"]
+    assert texts(browser, "#coverage-violations") == ["1"]
+    assert "jobs: queued" in texts(browser, "#coverage-states li")  # the job created above
+    browser.save_screenshot(str(SHOTS / "inspector.png"))
     assert console_errors(browser) == []

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..calls import Call, HandlerRegistry, Reply
 from ..model.catalog import ApiKey
+from ..model.coverage import download_states, encoded_states, job_states
 from ..model.service import JobView
 from ..model.timefmt import parse_rfc3339, utc_day
 from ..wire.errors import to_json
@@ -138,14 +139,16 @@ def get_job(call: Call) -> Reply:
 
 
 def _rendered_job(call: Call, job: JobView) -> bytes:
-    """The job's JSON, built once per state: while it holds, polls get the same bytes."""
+    """The job's JSON and states, built once per state: while it holds, polls reuse them."""
     key = (job.record.namespace, job.record.id)
     cached = call.runtime.rendered_jobs.get(key)
-    if cached is not None and cached[0] is job.state:
-        return cached[1]
-    body = to_json(views.job(job, call.runtime.service))
-    call.runtime.rendered_jobs.put(key, (job.state, body))
-    return body
+    if cached is None or cached[0] is not job.state:
+        state = job.state
+        body = to_json(views.job(job, call.runtime.service))
+        states = encoded_states(job_states(state.status, (t.status for t in state.tasks)))
+        cached = call.runtime.rendered_jobs.put(key, (state, body, states))
+    call.observe(cached[2])
+    return cached[1]
 
 
 @HANDLERS("downloadJob")
@@ -153,6 +156,7 @@ def download_job(call: Call) -> Reply:
     download = call.runtime.service.download_job(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id")
     )
+    call.observe(download_states(download.status))
     return 200, views.download_job(download, call.base_url)
 
 
@@ -165,6 +169,7 @@ def download_task(call: Call) -> Reply:
         _id(call, "job_id"),
         _id(call, "task_id"),
     )
+    call.observe(download_states(download.status))
     return 200, views.download_task(download, call.base_url)
 
 

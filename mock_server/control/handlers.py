@@ -90,7 +90,13 @@ def list_requests(call: Call) -> Reply:
 def get_coverage(call: Call) -> Reply:
     entries = call.runtime.store.journal(call.namespace, call.runtime.config.journal_size)
     observations = (
-        Observation(e["operation_id"], e["status"], violations=tuple(e["violations"]))
+        Observation(
+            e["operation_id"],
+            e["status"],
+            fault=e["fault"],
+            violations=tuple(e["violations"]),
+            states=e["states"],
+        )
         for e in entries
     )
     return 200, coverage_of(documented_statuses(call.runtime.api_spec), observations).as_dict()

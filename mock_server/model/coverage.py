@@ -10,7 +10,7 @@ the journal or from a recording, so the same report serves both.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,15 +23,58 @@ STATE_OF = {
     "downloadJob": "downloads",
     "downloadTask": "downloads",
 }
+# What one answer showed: "jobs", "tasks" or "downloads" -> its states, first seen first.
+States = Mapping[str, Sequence[str]]
 
 
 @dataclass(frozen=True)
 class Observation:
+    """One answer the client received. Its states come from `states` if known (the
+    journal keeps them, not bodies), else from `body` (a recording keeps bodies)."""
+
     operation_id: str | None  # None: a request that matched no operation
     status: int
-    body: bytes | None = None  # None: not kept (the journal keeps no bodies)
+    body: bytes | None = None
     fault: str | None = None
     violations: tuple[str, ...] = ()
+    states: States | None = None
+
+
+def job_states(status: str, task_statuses: Iterable[str]) -> States:
+    """The states a job's JSON shows: its own and its tasks' (each once)."""
+    return {"jobs": (status,), "tasks": tuple(dict.fromkeys(task_statuses))}
+
+
+def download_states(status: str) -> States:
+    return {"downloads": (status,)}
+
+
+def encoded_states(states: States) -> str:
+    """The journal's form of an answer's states (compact JSON). A job's is made once per
+    rendered state, not per poll: encoding costs more than the rest of the journal entry."""
+    return json.dumps(states, separators=(",", ":"))
+
+
+def states_in_body(operation_id: str | None, status: int, body: bytes | None) -> States | None:
+    """The states in an answer's JSON body, for answers whose states nobody noted
+    (recordings, `Prefer` examples); None if the answer shows none."""
+    kind = STATE_OF.get(operation_id or "")
+    if kind is None or body is None or status != 200:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("status"), str):
+        return None
+    if kind == "downloads":
+        return download_states(document["status"])
+    tasks = document.get("tasks")
+    tasks = tasks if isinstance(tasks, list) else []
+    return job_states(
+        document["status"],
+        (t["status"] for t in tasks if isinstance(t, dict) and isinstance(t.get("status"), str)),
+    )
 
 
 @dataclass
@@ -84,7 +127,10 @@ def coverage_of(documented: Mapping[str, Iterable[str]], seen: Iterable[Observat
             continue
         counts = statuses[observation.operation_id]
         counts[observation.status] = counts.get(observation.status, 0) + 1
-        _collect_states(report.states, observation)
+        states = observation.states
+        if states is None:
+            states = states_in_body(observation.operation_id, observation.status, observation.body)
+        _collect_states(report.states, states or {})
     for op, codes in documented.items():
         received = statuses[op]
         report.operations[op] = {
@@ -103,22 +149,7 @@ def _covers(documented: str, received: Mapping[int, int]) -> bool:
     return int(documented) in received
 
 
-def _collect_states(states: dict[str, list[str]], observation: Observation) -> None:
-    kind = STATE_OF.get(observation.operation_id or "")
-    if kind is None or observation.body is None or observation.status != 200:
-        return
-    try:
-        document = json.loads(observation.body)
-    except ValueError:
-        return
-    if not isinstance(document, dict):
-        return
-    _add(states[kind], document.get("status"))
-    for task in document.get("tasks") or []:
-        if isinstance(task, dict):
-            _add(states["tasks"], task.get("status"))
-
-
-def _add(states: list[str], state: Any) -> None:
-    if isinstance(state, str) and state not in states:
-        states.append(state)
+def _collect_states(seen: dict[str, list[str]], states: States) -> None:
+    for kind, names in states.items():
+        known = seen.setdefault(kind, [])
+        known += [name for name in names if name not in known]

@@ -34,7 +34,18 @@ DEFAULT_NAMESPACE = "default"  # never evicted
 JOURNAL_BATCH = 500  # entries buffered at most before an inline write
 JOURNAL_FLUSH_SECONDS = 0.005
 _NAMESPACE_COLUMNS = ("namespace", "mode", "speed", "sim_anchor", "real_anchor", "rules_version")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SNAPSHOT_VERSION = 1  # exports hold no journal; recordings are an optional part
+MAX_RECORDINGS = 64  # loaded recordings kept; a namespace whose recording went replays nothing
+_RECORDINGS = "CREATE TABLE IF NOT EXISTS recordings (id TEXT PRIMARY KEY, document TEXT NOT NULL)"
+# How a file of each older version becomes the next one (an existing --state-file keeps working).
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE journal ADD COLUMN fault TEXT",
+        "ALTER TABLE journal ADD COLUMN states TEXT",
+        _RECORDINGS,
+    ),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,10 +75,8 @@ CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, at REAL NOT NULL,
     method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,
     operation_id TEXT, status INTEGER NOT NULL, duration_ms REAL NOT NULL,
-    violations TEXT NOT NULL);
+    violations TEXT NOT NULL, fault TEXT, states TEXT);
 """
-MAX_RECORDINGS = 64  # loaded recordings kept; a namespace whose recording went replays nothing
-_RECORDINGS = "CREATE TABLE IF NOT EXISTS recordings (id TEXT PRIMARY KEY, document TEXT NOT NULL)"
 
 
 class StateFileError(RuntimeError):
@@ -193,6 +202,9 @@ class Store:
             if meta.get("format") != STATE_FORMAT:
                 raise StateFileError(f"state file {self.path} is not a pixxel-mock state file")
             if meta.get("schema_version") != str(SCHEMA_VERSION):
+                self._migrate()
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("schema_version") != str(SCHEMA_VERSION):
                 raise StateFileError(
                     f"state file {self.path} has schema {meta.get('schema_version')},"
                     f" this pixxel-mock reads {SCHEMA_VERSION}"
@@ -203,8 +215,6 @@ class Store:
                 raise StateFileError(f"state file {self.path} is damaged: {exc}") from exc
             if check != "ok":
                 raise StateFileError(f"state file {self.path} is damaged: {check}")
-            with self.transaction() as conn:
-                conn.execute(_RECORDINGS)  # added after schema 1 shipped; nothing else changes
             return
         with self.transaction() as conn:
             for statement in [*filter(str.strip, _SCHEMA.split(";")), _RECORDINGS]:
@@ -218,6 +228,17 @@ class Store:
                     ("initial_clock", json.dumps(self._initial_clock.__dict__)),
                 ],
             )
+
+    def _migrate(self) -> None:
+        """Bring a file of an older schema version to this one, one version at a time."""
+        with self.transaction() as conn:  # read again under the lock: another process may migrate
+            version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            number = int(version[0]) if version and version[0].isdigit() else None
+            while number in _MIGRATIONS:
+                for statement in _MIGRATIONS[number]:
+                    conn.execute(statement)
+                number += 1
+                conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(number),))
 
     # -- meta --------------------------------------------------------------
     def meta(self, key: str) -> str:
@@ -486,6 +507,8 @@ class Store:
             entry["status"],
             entry["duration_ms"],
             json.dumps(entry["violations"]) if entry.get("violations") else "[]",
+            entry.get("fault"),
+            entry.get("states"),  # JSON already (model.coverage.encoded_states)
         )
         if self._flusher_pid != os.getpid():
             self._start_flusher()  # before the first entry: readers must wait for this process
@@ -529,7 +552,8 @@ class Store:
             with self.transaction() as conn:
                 conn.executemany(
                     "INSERT INTO journal (namespace, at, method, path, query, operation_id,"
-                    " status, duration_ms, violations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " status, duration_ms, violations, fault, states)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 conn.execute(
@@ -564,6 +588,7 @@ class Store:
         for row in reversed(rows):
             entry = dict(zip(keys, row[:7], strict=True))
             entry.update(status=row[7], duration_ms=row[8], violations=json.loads(row[9]))
+            entry.update(fault=row[10], states=json.loads(row[11]) if row[11] else None)
             entries.append(entry)
         return entries
 
@@ -590,7 +615,7 @@ class Store:
         conn = self._connection()
         return {
             "format": STATE_FORMAT,
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": SNAPSHOT_VERSION,
             "exported_at": time.time(),
             "namespaces": [
                 {

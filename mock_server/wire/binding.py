@@ -18,9 +18,16 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ..calls import Call, HandlerRegistry, Reply
-from ..faults.injection import fault_response, parse_prefer, preferred_response, truncate
+from ..faults.injection import (
+    FAULT_HEADER,
+    fault_response,
+    parse_prefer,
+    preferred_response,
+    truncate,
+)
 from ..faults.replay import replayed_response
 from ..model.catalog import ApiKey
+from ..model.coverage import encoded_states, states_in_body
 from ..model.service import DomainError, Session
 from ..runtime import Runtime
 from ..spec import ApiSpec, Operation
@@ -143,14 +150,14 @@ def _view(
         if recording is not None and replay is not None:
             replayed = replayed_response(recording, replay, runtime.store, session, req)
             if replayed is not None:
-                return replayed
+                return _observed(state, operation, replayed)
         if injectable:
             preference = parse_prefer(headers.get("Prefer"))
             injected = (preferred_response(operation, preference) if preference else None) or (
                 fault_response(runtime, session, operation)
             )
             if injected is not None:
-                return injected
+                return _observed(state, operation, injected)
         try:
             key = guard(operation, runtime, session)
             params = validate_request(
@@ -168,6 +175,17 @@ def _view(
 
     view.__name__ = operation.operation_id
     return view
+
+
+def _observed(state: ExchangeState, operation: Operation, response: Response) -> Response:
+    """An answer no handler made (a fault, a `Prefer` example, a replayed one): its
+    fault header and states, for the journal, are read from it. Handlers note their
+    states without parsing, and the journal reads no header of theirs (a header that
+    is missing costs werkzeug a raised KeyError)."""
+    state.fault = response.headers.get(FAULT_HEADER)
+    states = states_in_body(operation.operation_id, response.status_code, response.get_data())
+    state.states = encoded_states(states) if states is not None else None
+    return response
 
 
 def install_error_handlers(app: Flask) -> None:
@@ -220,6 +238,7 @@ def install_journal(app: Flask, runtime: Runtime) -> None:
             response = _checked(operation, response, state)
         if state.truncate is not None:
             response = truncate(response, state.truncate)
+            state.fault = state.truncate[1]
         if not (req.path.startswith(UNJOURNALED) or req.path == "/"):
             runtime.store.journal_append(
                 {
@@ -232,6 +251,8 @@ def install_journal(app: Flask, runtime: Runtime) -> None:
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - state.started) * 1000, 3),
                     "violations": state.violations,
+                    "fault": state.fault,
+                    "states": state.states,
                 }
             )
         return response

@@ -21,6 +21,8 @@ class ExchangeState:
     namespace: str = DEFAULT_NAMESPACE
     violations: list[str] = field(default_factory=list)
     truncate: tuple[int, str] | None = None  # (bytes kept, fault rule id)
+    states: str | None = None  # the job/task/download states it shows (encoded_states)
+    fault: str | None = None  # its X-Mock-Fault header, noted where a fault sets it
 
 
 def state_of(environ: dict[str, Any]) -> ExchangeState:

@@ -175,12 +175,39 @@ async function refreshFaults() {
   );
 }
 
+function listItem(text) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  return li;
+}
+
+async function refreshCoverage() {
+  const coverage = await control("GET", "/__mock/coverage");
+  if (!changed("coverage", coverage)) return;
+  const rows = $("coverage-rows");
+  rows.replaceChildren();
+  for (const [operation, entry] of Object.entries(coverage.operations)) {
+    if (!entry.calls) continue;
+    const row = rows.insertRow();
+    row.dataset.operation = operation;
+    cell(row, operation);
+    cell(row, entry.calls);
+    cell(row, entry.seen.join(", "), "seen");
+    cell(row, entry.never_seen.join(", ") || "-", "never-seen");
+  }
+  $("coverage-states").replaceChildren(
+    ...Object.entries(coverage.states).map(([kind, states]) => listItem(`${kind}: ${states.join(", ") || "-"}`)),
+  );
+  $("coverage-faults").textContent = coverage.faults.join(", ") || "-";
+  $("coverage-violations").textContent = coverage.violations.length;
+}
+
 async function refresh() {
   if (state.busy) return;
   state.busy = true;
   try {
     await refreshNamespaces();
-    await Promise.all([refreshClock(), refreshJobs(), refreshJournal(), refreshFaults()]);
+    await Promise.all([refreshClock(), refreshJobs(), refreshJournal(), refreshFaults(), refreshCoverage()]);
     document.body.dataset.refreshed = String(Date.now());
   } finally {
     state.busy = false;
