@@ -137,5 +137,10 @@ def startup_banner(config: MockConfig, url: str, workers: int, threads: int) -> 
             f"  try: curl -H 'Authorization: pxm_demo_alpha' {url}/v0/workflows",
             f"  contract: {url}/openapi.yaml   control API: {url}/__mock/clock",
             f"  look at it: {url}/docs (API reference)   {url}/__mock/ui (inspector)",
+            *(
+                ["  control token: add #token=<your --control-token> to the pages' addresses"]
+                if config.control_token
+                else []
+            ),
         ]
     )

@@ -150,3 +150,17 @@ def test_the_inspector_follows_jobs_clock_journal_and_faults(browser, server) ->
     assert "jobs: queued" in texts(browser, "#coverage-states li")  # the job created above
     browser.save_screenshot(str(SHOTS / "inspector.png"))
     assert console_errors(browser) == []
+
+
+def test_the_inspector_sends_the_control_token_given_in_its_address(browser) -> None:
+    with LiveMock(["--clock", "manual", "--control-token", "s3cret"]) as guarded:
+        job_id = create_job(guarded)
+        assert requests.get(f"{guarded.url}/__mock/jobs").status_code == 403
+        browser.get(f"{guarded.url}/__mock/ui#token=s3cret")
+        until(
+            browser,
+            lambda d: d.execute_script(
+                "return !!document.querySelector(arguments[0])", f'tr[data-job="{job_id}"]'
+            ),
+        )
+        assert console_errors(browser) == []

@@ -1,4 +1,6 @@
-// Swagger UI over both contracts; "Try it out" always calls this mock, with a demo key.
+// Swagger UI over both contracts; "Try it out" always calls this mock, with a demo key
+// (and the control token given as /docs#token=T, for a server run with --control-token).
+const controlToken = new URLSearchParams(window.location.hash.slice(1)).get("token");
 window.ui = SwaggerUIBundle({
   urls: [
     { url: "/openapi.json", name: "Pixxel API (openapi/pixxel.yaml)" },
@@ -15,6 +17,9 @@ window.ui = SwaggerUIBundle({
     request.url = window.location.origin + url.pathname + url.search;
     if (!request.headers.Authorization && url.pathname.startsWith("/v0/")) {
       request.headers.Authorization = "pxm_demo_alpha";
+    }
+    if (controlToken && url.pathname.startsWith("/__mock/")) {
+      request.headers["X-Mock-Token"] = controlToken;
     }
     return request;
   },

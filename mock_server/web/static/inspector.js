@@ -12,8 +12,12 @@ function changed(part, ...data) {
   return true;
 }
 
+// With `serve --control-token T`, open /__mock/ui#token=T (a fragment never leaves the browser).
+const controlToken = new URLSearchParams(window.location.hash.slice(1)).get("token");
+
 async function control(method, path, body) {
   const options = { method, headers: { "X-Mock-Session": state.namespace } };
+  if (controlToken) options.headers["X-Mock-Token"] = controlToken;
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
