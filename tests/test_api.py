@@ -374,3 +374,19 @@ def test_the_hot_path_compiles_no_schema_and_reads_no_file(
     monkeypatch.setattr(jsonschema_rs, "Draft202012Validator", forbidden)
     response = client.get(f"/v0/workflows/{WF_LINEAR}/jobs/{job['id']}", headers=ALPHA)
     assert response.status_code == 200 and response.json["status"] == "running"
+
+
+def test_in_polls_mode_a_package_is_pending_for_the_first_put_and_its_scenario_polls() -> None:
+    from mock_server import create_app
+
+    client = create_app({"clock_mode": "polls"}).test_client()
+    job = create(client)
+    path = f"/v0/workflows/{WF_LINEAR}/jobs/{job['id']}"
+    while client.get(path, headers=ALPHA).json["status"] != "completed":
+        pass
+    puts = [client.put(f"{path}/download", headers=ALPHA).json["status"] for _ in range(3)]
+    assert puts == ["pending", "ready", "ready"]  # ready at the next PUT (package_polls 1)
+    client.put("/__mock/scenario", json={"downloads": {"pending_polls": 3}})
+    task = client.get(path, headers=ALPHA).json["tasks"][0]["id"]
+    puts = [client.put(f"{path}/tasks/{task}/download", headers=ALPHA).json for _ in range(5)]
+    assert [p["status"] for p in puts] == ["pending"] * 3 + ["ready"] * 2  # pending for 3 PUTs

@@ -30,7 +30,6 @@ def test_coverage_lists_exactly_what_the_example_client_exercised(
 ) -> None:
     pixxel_mock.apply_scenario("throttled")
     failing = yaml.safe_load((REPO / "fixtures" / "scenarios" / "failed-task.yaml").read_text())
-    failing["scenario"]["downloads"] = {"pending_polls": 2}  # one pending answer, then ready
     pixxel_mock.apply_scenario(failing)
     client = PixxelClient(pixxel_mock.url, pixxel_mock.keys["beta"], poll_delay=0)
     assert run_pipeline(client, WF_MANY, URBAN, tmp_path / "job.zip")["status"] == "failed"

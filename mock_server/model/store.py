@@ -447,7 +447,7 @@ class Store:
 
     # -- downloads ---------------------------------------------------------
     def open_download(self, record: DownloadRecord, count_poll: bool) -> DownloadRecord:
-        """Create the download on the first PUT; on later ones count a poll if asked.
+        """Create the download on the first PUT; count each later one as a poll if asked.
 
         A repeated PUT outside polls mode writes nothing: the record never changes then.
         """
@@ -456,7 +456,7 @@ class Store:
             if existing is not None:
                 return existing
         with self.transaction(invalidates=count_poll) as conn:
-            conn.execute(
+            created = conn.execute(
                 "INSERT OR IGNORE INTO downloads VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (
                     record.namespace,
@@ -468,8 +468,8 @@ class Store:
                     record.ready_after_seconds,
                     record.ready_after_polls,
                 ),
-            )
-            if count_poll:
+            ).rowcount
+            if count_poll and not created:  # the first PUT opens it; polls are the PUTs after
                 conn.execute(
                     "UPDATE downloads SET polls = polls + 1 WHERE namespace=? AND id=?",
                     (record.namespace, record.id),
