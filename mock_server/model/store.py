@@ -27,6 +27,7 @@ from .cache import BoundedCache
 from .clock import Clock
 from .epoch import Epoch
 from .lifecycle import JobOverrides, JobRecord
+from .writegate import WriteGate
 
 log = logging.getLogger("pixxel_mock")
 STATE_FORMAT = "pixxel-mock-state"
@@ -131,6 +132,7 @@ class Store:
         )
         self._write_lock = threading.Lock()  # threads of a process queue here, not in SQLite's
         # busy handler, whose sleeps would add milliseconds to every contended write
+        self._write_gate = WriteGate(self.path.with_name(self.path.name + ".lock"))  # processes
         self._check_and_init()
 
     # -- connections -------------------------------------------------------
@@ -151,7 +153,7 @@ class Store:
         `invalidates`: the change can make cached reads stale in every process.
         """
         conn = self._connection()
-        with self._write_lock:
+        with self._write_lock, self._write_gate.held():
             self._local.evicted = False
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -623,6 +625,7 @@ class Store:
         self._closed.set()
         self._flush_quietly()
         self._barrier.release()
+        self._write_gate.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
