@@ -119,7 +119,7 @@ def list_jobs(call: Call) -> Reply:
         _id(call, "workflow_id"),
         _filters(call, "id", "status", "created_by", "created_on"),
     )
-    return 200, {"jobs": [views.job_summary(j) for j in jobs]}
+    return 200, b'{"jobs":[' + b",".join(_rendered(call, j, summary=True) for j in jobs) + b"]}"
 
 
 @HANDLERS("createJob")
@@ -127,23 +127,26 @@ def create_job(call: Call) -> Reply:
     job = call.runtime.service.create_job(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "project_id")
     )
-    return 200, _rendered_job(call, job)
+    return 200, _rendered(call, job)
 
 
 @HANDLERS("getJob")
 def get_job(call: Call) -> Reply:
     service = call.runtime.service
     job = service.get_job(_key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id"))
-    return 200, _rendered_job(call, job)
+    return 200, _rendered(call, job)
 
 
-def _rendered_job(call: Call, job: JobView) -> bytes:
-    """The job's JSON, built once per state: while it holds, polls get the same bytes."""
-    key = (job.record.namespace, job.record.id)
+def _rendered(call: Call, job: JobView, summary: bool = False) -> bytes:
+    """A job's JSON (whole, or its list summary), built once per state: while it holds,
+    polls and lists get the same bytes. The state is keyed by the record but for its
+    creator, which a reset and a re-creation by another key can change."""
+    key = (job.record.namespace, job.record.id, job.record.created_by, summary)
     cached = call.runtime.rendered_jobs.get(key)
     if cached is not None and cached[0] is job.state:
         return cached[1]
-    body = to_json(views.job(job, call.runtime.service))
+    view = views.job_summary(job) if summary else views.job(job, call.runtime.service)
+    body = to_json(view)
     call.runtime.rendered_jobs.put(key, (job.state, body))
     return body
 
