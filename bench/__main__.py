@@ -275,18 +275,30 @@ def throughput(args: argparse.Namespace, stack: ExitStack, scratch: Path) -> lis
     return rows
 
 
+MOCK, BARE, SILENT = "pixxel-mock (serve)", "bare Flask (gunicorn)", "Prism 5.14.2 -v silent"
+# the goals of issue 14, per workload: (min ratio to Prism silent, min ratio to bare, max p99 ms)
+GOALS = {
+    "get_job": (1.5, 0.85, 20.0),
+    "list_jobs": (1.5, None, 20.0),
+    "create_job": (1.5, 0.5, 20.0),
+    "put_download": (1.5, None, 20.0),
+    "polling_client": (1.5, None, 20.0),
+}
+
+
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for workload in dict.fromkeys(r["workload"] for r in rows):
         by = {r["target"]: r["rps"] for r in rows if r["workload"] == workload}
-        mock = by.get("pixxel-mock (serve)")
+        p99 = {r["target"]: r["p99_ms"] for r in rows if r["workload"] == workload}
+        mock = by.get(MOCK)
         if not mock:
             continue
-        entry = {"workload": workload}
+        entry: dict[str, Any] = {"workload": workload, "mock p99 ms": p99[MOCK]}
         for name, label in (
-            ("bare Flask (gunicorn)", "mock/bare"),
+            (BARE, "mock/bare"),
             ("Prism 5.14.2 (default logging)", "mock/Prism default"),
-            ("Prism 5.14.2 -v silent", "mock/Prism silent"),
+            (SILENT, "mock/Prism silent"),
         ):
             if by.get(name):
                 entry[label] = round(mock / by[name], 2)
@@ -295,8 +307,36 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 by["pixxel-mock (granian)"] / by["bare Flask (granian)"], 2
             )
             entry["granian/gunicorn mock"] = round(by["pixxel-mock (granian)"] / mock, 2)
+            if by.get(SILENT):
+                entry["granian mock/Prism silent"] = round(
+                    by["pixxel-mock (granian)"] / by[SILENT], 2
+                )
         out.append(entry)
     return out
+
+
+def goals(ratio_rows: list[dict[str, Any]]) -> list[str]:
+    """One markdown row per workload: each goal with its figure and met/missed."""
+
+    def judged(value: float | None, goal: float | None, at_least: bool) -> str:
+        if goal is None or value is None:
+            return "-"
+        met = value >= goal if at_least else value <= goal
+        sign = ">=" if at_least else "<="
+        return f"{value} ({'met' if met else '**missed**'}: {sign} {goal})"
+
+    lines = [
+        "| workload | mock/Prism silent | mock/bare | mock p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in ratio_rows:
+        silent, bare, p99 = GOALS.get(r["workload"], (None, None, None))
+        bare_text = judged(r.get("mock/bare"), bare, True) if bare else str(r.get("mock/bare"))
+        lines.append(
+            f"| {r['workload']} | {judged(r.get('mock/Prism silent'), silent, True)}"
+            f" | {bare_text} | {judged(r['mock p99 ms'], p99, False)} |"
+        )
+    return lines
 
 
 def contract_seconds() -> float:
@@ -328,6 +368,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {r['workload']} | {r['target']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |"
         )
+    lines += ["", "### Goals (issue 14), `pixxel-mock serve`", "", *goals(results["ratios"])]
     lines += ["", "### Ratios (req/s)", ""]
     keys = sorted({k for r in results["ratios"] for k in r if k != "workload"})
     lines += ["| workload | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]

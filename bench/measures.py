@@ -7,6 +7,7 @@ import os
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import timeit
@@ -31,6 +32,9 @@ WF_MANY = "6b4cb242-4a23-4596-a217-beaddbc496cb"
 URBAN = "6b0d549b-6f03-475a-9600-a35a099950d8"
 SA_BETA = "90c192cf-d3ac-44af-8f21-ddb66cad4a26"
 START = 1_772_791_200.0
+# the console script beside this interpreter: `make bench` runs .venv/bin/python without
+# .venv/bin on PATH
+PROGRAM = str(Path(sys.executable).with_name("pixxel-mock"))
 
 
 def rss_kib(pid: int) -> int:
@@ -200,7 +204,7 @@ def startup_seconds(runs: int = 5) -> float:
             port = sock.getsockname()[1]
         started = time.monotonic()
         process = subprocess.Popen(
-            ["pixxel-mock", "serve", "--port", str(port)],
+            [PROGRAM, "serve", "--port", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -25,6 +25,7 @@ EXCLUDED_CHECKS = {
         " (the suite's own key check, test_keys_are_enforced_with_403, covers it)"
     ),
 }
+SHADOWED_BLOCK_NAMES = ("workflows", "insights")  # /v0/blocks/{name} vs the literal lists
 WRITE_OPERATIONS = {"createJob": "creates a billable job; pass --allow-writes to include it"}
 
 
@@ -50,10 +51,17 @@ def build_schema(options: ContractOptions, app: Any = None) -> Any:
         database="none",
     )
     schema.config.checks.missing_required_header = MissingRequiredHeaderConfig(enabled=False)
+    schema.hook(filter_path_parameters)
     if not options.writes_allowed:
         for operation_id in WRITE_OPERATIONS:
             schema = schema.exclude(operation_id=operation_id)
     return schema
+
+
+def filter_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> bool:
+    """A block named like a literal sibling route (`/v0/blocks/workflows`) is never
+    reached: the literal route answers, as on Pixxel. Not a case of the {name} operations."""
+    return not path_parameters or path_parameters.get("name") not in SHADOWED_BLOCK_NAMES
 
 
 def transport_for(options: ContractOptions, app: Any) -> Transport:

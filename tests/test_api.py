@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -390,3 +392,23 @@ def test_in_polls_mode_a_package_is_pending_for_the_first_put_and_its_scenario_p
     task = client.get(path, headers=ALPHA).json["tasks"][0]["id"]
     puts = [client.put(f"{path}/tasks/{task}/download", headers=ALPHA).json for _ in range(5)]
     assert [p["status"] for p in puts] == ["pending"] * 3 + ["ready"] * 2  # pending for 3 PUTs
+
+
+def test_lists_see_jobs_written_by_another_worker_at_once(tmp_path: Path) -> None:
+    """Two apps on one state file, as two gunicorn workers: each caches its lists, and
+    a job created (or a reset made) by one shows in the other's next list."""
+    from mock_server import create_app, runtime_of
+
+    config = {"state_file": tmp_path / "state.sqlite", "clock_mode": "manual", "seed": 3}
+    first, second = create_app(config), create_app(config)
+    try:
+        lister, writer = first.test_client(), second.test_client()
+        listing = f"/v0/workflows/{WF_LINEAR}/jobs"
+        assert lister.get(listing, headers=ALPHA).json == {"jobs": []}  # cached, empty
+        made = [create(writer)["id"] for _ in range(2)]
+        assert [j["id"] for j in lister.get(listing, headers=ALPHA).json["jobs"]] == made[::-1]
+        assert writer.post("/__mock/reset").status_code == 200
+        assert lister.get(listing, headers=ALPHA).json == {"jobs": []}
+    finally:
+        runtime_of(first).close()
+        runtime_of(second).close()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_server.model.catalog import TaskFailure, TaskTemplate, Workflow, load_catalog
+from mock_server.model.ids import _ROOT, derived_uuid
 from mock_server.model.lifecycle import (
     JobOverrides,
     JobPlan,
@@ -15,6 +18,7 @@ from mock_server.model.lifecycle import (
     evaluate,
     plan_job,
 )
+from mock_server.model.timefmt import rfc3339
 from mock_server.resources import FIXTURES_DIR
 
 from .helpers import WF_FAILING, WF_FANOUT, WF_LINEAR, WF_MANY
@@ -213,3 +217,16 @@ def test_a_state_holds_until_its_valid_until(workflow: Workflow, seed: int, frac
         later = min(state.valid_until, at + span) - 1e-6
         if later > at:
             assert visible(evaluate(p, later)) == visible(state)
+
+
+@given(st.lists(st.one_of(st.integers(), st.text(), st.floats(allow_nan=False)), max_size=5))
+def test_derived_uuid_is_uuid5_of_the_joined_parts(parts: list[object]) -> None:
+    """The hand-rolled uuid5 keeps every id a state file or a client already holds."""
+    expected = uuid.uuid5(_ROOT, "|".join(str(p) for p in parts))
+    assert derived_uuid(*parts) == str(expected)
+
+
+@given(st.floats(min_value=0, max_value=253_402_300_799))
+def test_rfc3339_is_the_utc_second(at: float) -> None:
+    expected = datetime.fromtimestamp(int(at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert rfc3339(at) == expected

@@ -120,7 +120,7 @@ def list_jobs(call: Call) -> Reply:
         _id(call, "workflow_id"),
         _filters(call, "id", "status", "created_by", "created_on"),
     )
-    return 200, {"jobs": [views.job_summary(j) for j in jobs]}
+    return 200, b'{"jobs":[' + b",".join(_rendered(call, j, summary=True) for j in jobs) + b"]}"
 
 
 @HANDLERS("createJob")
@@ -128,26 +128,29 @@ def create_job(call: Call) -> Reply:
     job = call.runtime.service.create_job(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "project_id")
     )
-    return 200, _rendered_job(call, job)
+    return 200, _rendered(call, job)
 
 
 @HANDLERS("getJob")
 def get_job(call: Call) -> Reply:
     service = call.runtime.service
     job = service.get_job(_key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id"))
-    return 200, _rendered_job(call, job)
+    return 200, _rendered(call, job)
 
 
-def _rendered_job(call: Call, job: JobView) -> bytes:
-    """The job's JSON and states, built once per state: while it holds, polls reuse them."""
-    key = (job.record.namespace, job.record.id)
+def _rendered(call: Call, job: JobView, summary: bool = False) -> bytes:
+    """A job's JSON (whole, or its list summary) and states, built once per state: while
+    it holds, polls and lists reuse them. The state is keyed by the record but for its
+    creator, which a reset and a re-creation by another key can change."""
+    key = (job.record.namespace, job.record.id, job.record.created_by, summary)
     cached = call.runtime.rendered_jobs.get(key)
     if cached is None or cached[0] is not job.state:
         state = job.state
-        body = to_json(views.job(job, call.runtime.service))
+        view = views.job_summary(job) if summary else views.job(job, call.runtime.service)
         states = encoded_states(job_states(state.status, (t.status for t in state.tasks)))
-        cached = call.runtime.rendered_jobs.put(key, (state, body, states))
-    call.observe(cached[2])
+        cached = call.runtime.rendered_jobs.put(key, (state, to_json(view), states))
+    if not summary:
+        call.observe(cached[2])
     return cached[1]
 
 

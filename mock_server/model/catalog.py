@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -98,11 +99,11 @@ class Workflow:
     updated_at: float
     tasks: tuple[TaskTemplate, ...]
 
-    @property
+    @cached_property  # the catalog never changes: computed once, not per job listed
     def estimated_cost(self) -> int:
         return sum(task.block.price for task in self.tasks)
 
-    @property
+    @cached_property
     def estimated_duration(self) -> int:
         """Seconds along the critical path of the DAG, from the blocks' estimates."""
         finish: dict[str, int] = {}

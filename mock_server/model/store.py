@@ -27,12 +27,15 @@ from .cache import BoundedCache
 from .clock import Clock
 from .epoch import Epoch
 from .lifecycle import JobOverrides, JobRecord
+from .writegate import WriteGate
 
 log = logging.getLogger("pixxel_mock")
 STATE_FORMAT = "pixxel-mock-state"
 DEFAULT_NAMESPACE = "default"  # never evicted
 JOURNAL_BATCH = 500  # entries buffered at most before an inline write
-JOURNAL_FLUSH_SECONDS = 0.005
+JOURNAL_FLUSH_SECONDS = 0.005  # how often the flusher looks for a reader waiting
+JOURNAL_WRITE_SECONDS = 0.1  # how often it writes when no reader waits (one write transaction
+# per 5 ms per process took the write lock 200 times a second from createJob's inserts)
 _NAMESPACE_COLUMNS = ("namespace", "mode", "speed", "sim_anchor", "real_anchor", "rules_version")
 SCHEMA_VERSION = 2
 SNAPSHOT_VERSION = 1  # exports hold no journal; recordings are an optional part
@@ -140,8 +143,16 @@ class Store:
         self._downloads: BoundedCache[tuple[str, str], DownloadRecord] = BoundedCache(
             job_cache_size
         )
+        # lists of jobs, valid while no process inserted one (a second marker: an insert
+        # must not drop every other cached read) and nothing else changed (epoch)
+        self._inserted = Epoch(self.path.with_name(self.path.name + ".jobs"))
+        self._job_lists: BoundedCache[tuple[str, str | None], tuple[int, list[JobRecord]]] = (
+            BoundedCache(64)
+        )
+        self._stored_namespaces: set[str] = set()  # have a row; a reset or eviction bumps epoch
         self._write_lock = threading.Lock()  # threads of a process queue here, not in SQLite's
         # busy handler, whose sleeps would add milliseconds to every contended write
+        self._write_gate = WriteGate(self.path.with_name(self.path.name + ".lock"))  # processes
         self._check_and_init()
 
     # -- connections -------------------------------------------------------
@@ -162,7 +173,7 @@ class Store:
         `invalidates`: the change can make cached reads stale in every process.
         """
         conn = self._connection()
-        with self._write_lock:
+        with self._write_lock, self._write_gate.held():
             self._local.evicted = False
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -171,8 +182,8 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        if invalidates or self._local.evicted:
-            self._epoch.bump()
+            if invalidates or self._local.evicted:  # under the lock: the next writer sees it
+                self._epoch.bump()
 
     def _fresh(self) -> None:
         """Drop this process's cached reads if any process changed something since."""
@@ -181,6 +192,8 @@ class Store:
             self._namespaces.clear()
             self._jobs.clear()
             self._downloads.clear()
+            self._job_lists.clear()
+            self._stored_namespaces.clear()
             self._seen_epoch = epoch
 
     def _check_and_init(self) -> None:
@@ -396,8 +409,13 @@ class Store:
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs WHERE namespace=?", (namespace,)
             ).fetchone()[0]
             record = build(seq)
-            self._ensure_namespace(conn, namespace)
+            self._fresh()  # under the write lock: sees any reset or eviction committed before
+            if namespace not in self._stored_namespaces:
+                self._ensure_namespace(conn, namespace)
             conn.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _job_row(record))
+        if not self._local.evicted:
+            self._stored_namespaces.add(namespace)
+        self._inserted.bump()  # before the answer leaves: every worker lists the job at once
         return record
 
     def job(self, namespace: str, job_id: str) -> JobRecord | None:
@@ -425,12 +443,22 @@ class Store:
         return _job_from_row(row) if row else None
 
     def jobs(self, namespace: str, workflow_id: str | None = None) -> list[JobRecord]:
-        """The namespace's jobs (of one workflow, if given), newest first."""
+        """The namespace's jobs (of one workflow, if given), newest first.
+
+        Cached until a process inserts a job or changes any (the marker is read before
+        the query, so an insert racing with it only costs a reload on the next call)."""
+        self._fresh()
+        inserted = self._inserted.read()
+        cached = self._job_lists.get((namespace, workflow_id))
+        if cached is not None and cached[0] == inserted:
+            return list(cached[1])
         query, args = "SELECT * FROM jobs WHERE namespace=?", (namespace,)
         if workflow_id is not None:
             query, args = query + " AND workflow_id=?", (namespace, workflow_id)
         rows = self._connection().execute(query + " ORDER BY seq DESC", args).fetchall()
-        return [_job_from_row(row) for row in rows]
+        records = [_job_from_row(row) for row in rows]
+        self._job_lists.put((namespace, workflow_id), (inserted, records))
+        return list(records)
 
     def downloads(self, namespace: str) -> list[DownloadRecord]:
         rows = (
@@ -528,10 +556,14 @@ class Store:
         threading.Thread(target=self._flush_forever, name="journal-flusher", daemon=True).start()
 
     def _flush_forever(self) -> None:
+        acknowledged, written = self._barrier.requested(), time.monotonic()
         while not self._closed.wait(JOURNAL_FLUSH_SECONDS):
             requested = self._barrier.requested()
+            if requested == acknowledged and time.monotonic() - written < JOURNAL_WRITE_SECONDS:
+                continue
             self._flush_quietly()
             self._barrier.acknowledge(requested)
+            acknowledged, written = requested, time.monotonic()
 
     def _flush_quietly(self) -> None:
         """The journal is diagnostic: a failed write is logged, never raised into a request."""
@@ -681,6 +713,7 @@ class Store:
         self._closed.set()
         self._flush_quietly()
         self._barrier.release()
+        self._write_gate.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

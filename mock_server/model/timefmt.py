@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 
 def rfc3339(at: float | None) -> str:
-    """Seconds since the epoch as `2026-01-01T12:00:00Z`; None (not happened yet) as ""."""
+    """Seconds since the epoch as `2026-01-01T12:00:00Z`; None (not happened yet) as "".
+
+    `time.gmtime` rather than a datetime: the same text at half the cost, and a job's
+    answer holds a few dozen of these."""
     if at is None:
         return ""
-    return datetime.fromtimestamp(int(at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(at)))
 
 
 def parse_rfc3339(text: str) -> float:
