@@ -294,7 +294,7 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mock = by.get(MOCK)
         if not mock:
             continue
-        entry: dict[str, Any] = {"workload": workload, "mock p99 ms": p99[MOCK]}
+        entry: dict[str, Any] = {"workload": workload, "mock p99 ms": round(p99[MOCK], 1)}
         for name, label in (
             (BARE, "mock/bare"),
             ("Prism 5.14.2 (default logging)", "mock/Prism default"),
