@@ -148,7 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
             replay_timing=args.replay_timing,
         )
         serve(config, args.host, args.port, args.workers, args.threads)
-    except (FixtureError, StateFileError, ScenarioError, ValueError, OSError, KeyError) as exc:
+    except (FixtureError, StateFileError, ScenarioError, ValueError, OSError) as exc:
         print(f"pixxel-mock: {exc}", file=sys.stderr)
         return 2
     return 0

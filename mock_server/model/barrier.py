@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from .epoch import map_shared
+
 log = logging.getLogger("pixxel_mock")
 SLOTS = 64
 _WORD = struct.Struct("<Q")
@@ -48,13 +50,7 @@ class FlushBarrier:
             return self._map
         with self._map_lock:
             if self._map is None or self._pid != os.getpid():
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                try:
-                    if os.fstat(fd).st_size < _SIZE:
-                        os.ftruncate(fd, _SIZE)
-                    self._map = mmap.mmap(fd, _SIZE)
-                finally:
-                    os.close(fd)
+                self._map = map_shared(self.path, _SIZE)
                 self._pid, self._slot = os.getpid(), None
             return self._map
 

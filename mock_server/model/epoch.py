@@ -18,6 +18,19 @@ from pathlib import Path
 _SIZE = 8
 
 
+def map_shared(path: Path, size: int) -> mmap.mmap:
+    """`size` bytes of a file every process maps (created, or grown, as needed).
+
+    Map it anew in each process: a mapping inherited across fork is the parent's."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)
+        return mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+
+
 class Epoch:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -26,14 +39,7 @@ class Epoch:
 
     def _mapped(self) -> mmap.mmap:
         if self._map is None or self._pid != os.getpid():
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                if os.fstat(fd).st_size < _SIZE:
-                    os.ftruncate(fd, _SIZE)
-                self._map = mmap.mmap(fd, _SIZE)
-            finally:
-                os.close(fd)
-            self._pid = os.getpid()
+            self._map, self._pid = map_shared(self.path, _SIZE), os.getpid()
         return self._map
 
     def read(self) -> int:
