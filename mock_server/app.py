@@ -21,11 +21,13 @@ from .wire.binding import (
     install_error_handlers,
     install_journal,
 )
+from .wire.direct import DirectRoutes
 from .wire.errors import ApiError
 from .wire.limits import limited
 from .wire.request_state import DEFAULT_NAMESPACE
 
 EXTENSION = "pixxel_mock"
+DIRECT = "pixxel_mock_direct"  # the API's own router, in front of Flask's (wire/direct.py)
 
 
 def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
@@ -37,15 +39,17 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = runtime.config.max_body_bytes
     app.extensions[EXTENSION] = runtime
     app.extensions["pixxel_mock_operations"] = {}
-    bind_spec(app, runtime.api_spec, API_HANDLERS, runtime, api_guard, injectable=True)
+    api = bind_spec(app, runtime.api_spec, API_HANDLERS, runtime, api_guard, injectable=True)
     control_handlers = HandlerRegistry({**CONTROL_HANDLERS, **WEB_HANDLERS})
     bind_spec(app, runtime.control_spec, control_handlers, runtime, control_guard)
     _serve_contract(app, runtime)
     install_error_handlers(app)
     install_journal(app, runtime)
-    app.wsgi_app = limited(
-        app.wsgi_app, lambda environ, error: _journal_refusal(runtime, environ, error)
-    )  # type: ignore[method-assign]
+    direct = app.extensions[DIRECT] = DirectRoutes(api, runtime, app.wsgi_app)
+    app.wsgi_app = limited(  # type: ignore[method-assign]
+        direct,
+        lambda environ, error: _journal_refusal(runtime, environ, error),
+    )
     return app
 
 

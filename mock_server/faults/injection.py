@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, request
+from flask import Request, Response
 
 from ..model.faults import DEFAULT_RETRY_AFTER, NO_BODY, FaultRule
 from ..model.service import Session
@@ -109,7 +109,9 @@ def preferred_response(operation: Operation, preference: Preference) -> Response
     return _fault_response(preference.code or 500, body, {}, "prefer")
 
 
-def fault_response(runtime: Runtime, session: Session, operation: Operation) -> Response | None:
+def fault_response(
+    runtime: Runtime, session: Session, operation: Operation, request: Request
+) -> Response | None:
     """Apply the first matching rule that fires; None when the request goes on as usual."""
     key = _key_of(request.headers.get("Authorization"))
     seed = runtime.config.seed
@@ -121,21 +123,26 @@ def fault_response(runtime: Runtime, session: Session, operation: Operation) -> 
         count = runtime.store.count_match(session.namespace, rule.id)
         if not rule.fires(count, seed, session.namespace):
             continue
-        return _act(rule, count, seed, session, operation)
+        return _act(rule, count, seed, session, operation, request.environ)
     return None
 
 
 def _act(
-    rule: FaultRule, count: int, seed: int, session: Session, operation: Operation
+    rule: FaultRule,
+    count: int,
+    seed: int,
+    session: Session,
+    operation: Operation,
+    environ: dict[str, Any],
 ) -> Response | None:
     action = rule.action
     draw = (seed, session.namespace, rule.id, count)
     if action.delay is not None:
         time.sleep(action.delay.seconds(*draw))
     if action.drop:
-        return _drop(rule)
+        return _drop(rule, environ)
     if action.truncate_bytes is not None:
-        state_of(request.environ).truncate = (action.truncate_bytes, rule.id)
+        state_of(environ).truncate = (action.truncate_bytes, rule.id)
     status = action.status(*draw)
     if status is None:
         return None
@@ -159,9 +166,9 @@ def _fault_response(status: int, body: Any, headers: dict[str, str], source: str
     return json_response(status, body, {**headers, FAULT_HEADER: source})
 
 
-def _drop(rule: FaultRule) -> Response:
+def _drop(rule: FaultRule, environ: dict[str, Any]) -> Response:
     """Close the connection without an answer; in-process (no socket) answer 502 instead."""
-    connection = request.environ.get("gunicorn.socket")
+    connection = environ.get("gunicorn.socket")
     if connection is not None:
         with contextlib.suppress(OSError):  # the client may be gone already
             connection.shutdown(socket.SHUT_RDWR)

@@ -13,8 +13,9 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ..calls import Call, HandlerRegistry, Reply
@@ -43,11 +44,22 @@ UNJOURNALED = (CONTROL_PREFIX, "/docs", "/openapi.")  # control plane, pages, co
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DOMAIN_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400}
 
-Guard = Callable[[Operation, Runtime, Session], ApiKey | None]
+Guard = Callable[[Operation, Runtime, Session, Request], ApiKey | None]
+Serve = Callable[[Request, dict[str, str]], Response]  # may raise; see error_answer
 log = logging.getLogger("pixxel_mock")
 
 
-def api_guard(operation: Operation, runtime: Runtime, session: Session) -> ApiKey | None:
+@dataclass(frozen=True)
+class BoundOperation:
+    """An operation and the function that serves it, whoever routes the request there."""
+
+    operation: Operation
+    serve: Serve
+
+
+def api_guard(
+    operation: Operation, runtime: Runtime, session: Session, request: Request
+) -> ApiKey | None:
     """The API key check of the Pixxel API: missing, unknown or revoked keys are 403."""
     if not operation.secured:
         return None
@@ -59,7 +71,9 @@ def api_guard(operation: Operation, runtime: Runtime, session: Session) -> ApiKe
     return runtime.service.authenticate(header, session)
 
 
-def control_guard(operation: Operation, runtime: Runtime, session: Session) -> ApiKey | None:
+def control_guard(
+    operation: Operation, runtime: Runtime, session: Session, request: Request
+) -> ApiKey | None:
     """Loopback clients only, unless a control token is configured: then the token only."""
     if not operation.secured:
         return None
@@ -109,36 +123,47 @@ def bind_spec(
     runtime: Runtime,
     guard: Guard,
     injectable: bool = False,
-) -> None:
+) -> list[BoundOperation]:
     """Add one route per operation of the spec; every operation must have a handler.
 
     `injectable`: the `Prefer` header and fault rules apply (the Pixxel API's routes).
+    Returns the bound operations, for a router other than Flask's (see direct.py).
     """
     missing = set(spec.operations) - set(handlers)
     extra = set(handlers) - set(spec.operations)
     if missing or extra:
         raise RuntimeError(f"handlers do not match the spec: missing {missing}, unknown {extra}")
+    bound = []
     for operation in spec.operations.values():
-        view = _view(operation, handlers[operation.operation_id], runtime, guard, injectable)
-        view.provide_automatic_options = False  # type: ignore[attr-defined]
+        serve = _serve(operation, handlers[operation.operation_id], runtime, guard, injectable)
         app.add_url_rule(
             operation.flask_rule,
             endpoint=operation.operation_id,
-            view_func=view,
+            view_func=_flask_view(operation, serve),
             methods=[operation.method],
         )
         app.extensions["pixxel_mock_operations"][operation.operation_id] = operation
+        bound.append(BoundOperation(operation, serve))
+    return bound
 
 
-def _view(
+def _flask_view(operation: Operation, serve: Serve) -> Callable[..., Response]:
+    def view(**path_values: str) -> Response:
+        return serve(request._get_current_object(), path_values)  # type: ignore[attr-defined]
+
+    view.__name__ = operation.operation_id
+    view.provide_automatic_options = False  # type: ignore[attr-defined]
+    return view
+
+
+def _serve(
     operation: Operation,
     handler: Callable[[Call], Reply],
     runtime: Runtime,
     guard: Guard,
     injectable: bool,
-) -> Callable[..., Response]:
-    def view(**path_values: str) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+) -> Serve:
+    def serve(req: Request, path_values: dict[str, str]) -> Response:
         headers = req.headers
         state = state_of(req.environ)
         state.operation = operation
@@ -154,12 +179,12 @@ def _view(
         if injectable:
             preference = parse_prefer(headers.get("Prefer"))
             injected = (preferred_response(operation, preference) if preference else None) or (
-                fault_response(runtime, session, operation)
+                fault_response(runtime, session, operation, req)
             )
             if injected is not None:
                 return _observed(state, operation, injected)
         try:
-            key = guard(operation, runtime, session)
+            key = guard(operation, runtime, session, req)
             params = validate_request(
                 operation, path_values, req.args, headers, lambda: req.get_data(cache=True)
             )
@@ -173,8 +198,7 @@ def _view(
             return Response(body, status=status, mimetype="application/json")
         return json_response(status, body)
 
-    view.__name__ = operation.operation_id
-    return view
+    return serve
 
 
 def _observed(state: ExchangeState, operation: Operation, response: Response) -> Response:
@@ -189,40 +213,40 @@ def _observed(state: ExchangeState, operation: Operation, response: Response) ->
 
 
 def install_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def api_error(error: ApiError) -> Response:
-        if error.status == 400 or error.status == 415:
-            state_of(request.environ).violations.append(error.message)
-        return error_response(error)
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
-        status = error.code or 500
-        headers = {}
-        if isinstance(error, NotFound):
-            code, message = "not_found", f"No operation is defined at {request.path}."
-        elif isinstance(error, MethodNotAllowed):
-            allowed = sorted(set(error.valid_methods or []) - {"OPTIONS"})
-            headers["Allow"] = ", ".join(allowed)
-            code = "method_not_allowed"
-            message = (
-                f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}."
-            )
-        elif status == 413:
-            code, message = "payload_too_large", "The request body is too large."
-        else:
-            code = (error.name or "error").lower().replace(" ", "_")
-            message = error.description or error.name
-        if status < 500:
-            state_of(request.environ).violations.append(message)
-        return error_response(ApiError(status, code, message, None, headers))
-
     @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+    def any_error(error: Exception) -> Response:
+        return error_answer(error, request._get_current_object())  # type: ignore[attr-defined]
+
+
+def error_answer(error: Exception, req: Request) -> Response:
+    """Every exception a request raises leaves in the envelope: ours, werkzeug's (404, 405,
+    413...) or a bug (500, logged); refusals of the client's request are its violations."""
+    if isinstance(error, ApiError):
+        if error.status == 400 or error.status == 415:
+            state_of(req.environ).violations.append(error.message)
+        return error_response(error)
+    if not isinstance(error, HTTPException):
+        log.exception("unexpected error on %s %s", req.method, req.path)
         return error_response(
             ApiError(500, "internal_error", "The mock failed to process the request.")
         )
+    status = error.code or 500
+    headers = {}
+    if isinstance(error, NotFound):
+        code, message = "not_found", f"No operation is defined at {req.path}."
+    elif isinstance(error, MethodNotAllowed):
+        allowed = sorted(set(error.valid_methods or []) - {"OPTIONS"})
+        headers["Allow"] = ", ".join(allowed)
+        code = "method_not_allowed"
+        message = f"{req.method} is not allowed on {req.path}; use {', '.join(allowed)}."
+    elif status == 413:
+        code, message = "payload_too_large", "The request body is too large."
+    else:
+        code = (error.name or "error").lower().replace(" ", "_")
+        message = error.description or error.name
+    if status < 500:
+        state_of(req.environ).violations.append(message)
+    return error_response(ApiError(status, code, message, None, headers))
 
 
 def install_journal(app: Flask, runtime: Runtime) -> None:
@@ -231,31 +255,36 @@ def install_journal(app: Flask, runtime: Runtime) -> None:
 
     @app.after_request
     def finish(response: Response) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        state = state_of(req.environ)
-        operation = state.operation
-        if runtime.config.validate_responses and operation is not None:
-            response = _checked(operation, response, state)
-        if state.truncate is not None:
-            response = truncate(response, state.truncate)
-            state.fault = state.truncate[1]
-        if not (req.path.startswith(UNJOURNALED) or req.path == "/"):
-            runtime.store.journal_append(
-                {
-                    "namespace": state.namespace,
-                    "at": time.time(),
-                    "method": req.method,
-                    "path": req.path,
-                    "query": req.query_string.decode("latin-1"),
-                    "operation_id": operation.operation_id if operation else None,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - state.started) * 1000, 3),
-                    "violations": state.violations,
-                    "fault": state.fault,
-                    "states": state.states,
-                }
-            )
-        return response
+        return finish_exchange(runtime, request._get_current_object(), response)  # type: ignore[attr-defined]
+
+
+def finish_exchange(runtime: Runtime, req: Request, response: Response) -> Response:
+    """The last step of every exchange: the response check (test mode), a truncation
+    fault, and the journal entry."""
+    state = state_of(req.environ)
+    operation = state.operation
+    if runtime.config.validate_responses and operation is not None:
+        response = _checked(operation, response, state)
+    if state.truncate is not None:
+        response = truncate(response, state.truncate)
+        state.fault = state.truncate[1]
+    if not (req.path.startswith(UNJOURNALED) or req.path == "/"):
+        runtime.store.journal_append(
+            {
+                "namespace": state.namespace,
+                "at": time.time(),
+                "method": req.method,
+                "path": req.path,
+                "query": req.query_string.decode("latin-1"),
+                "operation_id": operation.operation_id if operation else None,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - state.started) * 1000, 3),
+                "violations": state.violations,
+                "fault": state.fault,
+                "states": state.states,
+            }
+        )
+    return response
 
 
 def _checked(operation: Operation, response: Response, state: ExchangeState) -> Response:

@@ -1,0 +1,78 @@
+"""The Pixxel API's operations served straight from WSGI, without Flask's per-request machinery.
+
+Flask's request and app contexts, its routing over every rule of both specs and its
+response processing cost about as much CPU as the mock's own work on a job read (see
+README, Performance). A request whose method and path name an API operation exactly is
+served here by the same `serve` function that Flask's view calls, with the same error
+envelope and the same journal entry. Anything else (the control plane, the pages, HEAD,
+OPTIONS, 404, 405, paths that are not ASCII) goes on to Flask, which answers it as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Request
+
+from ..runtime import Runtime
+from .binding import BoundOperation, Serve, error_answer, finish_exchange
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_TEMPLATE = re.compile(r"\{([^}]+)\}")
+
+
+def path_pattern(template: str) -> re.Pattern[str]:
+    """`/v0/jobs/{job_id}` -> a pattern with one named group per path parameter; a
+    parameter is one non-empty segment, as in Flask's default converter."""
+    parts = _TEMPLATE.split(template)  # static, name, static, name, ..., static
+    pattern = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)"
+        for index, part in enumerate(parts)
+    )
+    return re.compile(pattern)
+
+
+class DirectRoutes:
+    """WSGI middleware in front of Flask's own `wsgi_app` (its fallback)."""
+
+    def __init__(self, bound: list[BoundOperation], runtime: Runtime, fallback: WsgiApp) -> None:
+        self._runtime = runtime
+        self.fallback = fallback
+        self._routes: dict[str, list[tuple[re.Pattern[str], Serve]]] = {}
+        # fewer parameters first: /v0/blocks/workflows wins over /v0/blocks/{name}
+        for entry in sorted(bound, key=lambda b: b.operation.path.count("{")):
+            self._routes.setdefault(entry.operation.method, []).append(
+                (path_pattern(entry.operation.path), entry.serve)
+            )
+
+        class LimitedRequest(Request):
+            """Flask's request, with the body limit Flask reads from its app context."""
+
+            max_content_length = runtime.config.max_body_bytes  # type: ignore[assignment]
+
+        self._request_class = LimitedRequest
+
+    def route(self, method: str, path: str) -> tuple[Serve, dict[str, str]] | None:
+        """The operation's serve function and path values; None leaves it to Flask."""
+        for pattern, serve in self._routes.get(method, ()):
+            match = pattern.fullmatch(path)
+            if match is not None:
+                return (serve, match.groupdict()) if path.isascii() else None
+        return None
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        found = self.route(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+        if found is None:
+            return self.fallback(environ, start_response)
+        serve, path_values = found
+        request = self._request_class(environ)
+        try:
+            response = serve(request, path_values)
+        except Exception as error:  # every error leaves in the envelope
+            response = error_answer(error, request)
+        response = finish_exchange(self._runtime, request, response)
+        return response(environ, start_response)

@@ -1,0 +1,83 @@
+"""The direct router (wire/direct.py) answers exactly what Flask's routing answers.
+
+Each request goes once through the direct router and once through the Flask app
+behind it, on the same mock: status, headers, body and journal entry must agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.test import Client
+
+from mock_server.app import DIRECT
+from mock_server.runtime import Runtime
+
+from .helpers import AGRI, ALPHA, REVOKED, WF_LINEAR
+
+WORKFLOW = f"/v0/workflows/{WF_LINEAR}"
+UNKNOWN_JOB = f"{WORKFLOW}/jobs/00000000-0000-4000-8000-000000000000"
+
+# (method, path, headers, body): answers and refusals of every kind the API gives
+SERVED = [
+    ("GET", "/ping", {}, b""),
+    ("GET", "/v0/workflows", ALPHA, b""),
+    ("GET", WORKFLOW, ALPHA, b""),
+    ("GET", "/v0/blocks/workflows", ALPHA, b""),  # a literal path beside /v0/blocks/{name}
+    ("GET", "/v0/blocks/no-such-block", ALPHA, b""),
+    ("GET", "/v0/workflows/not-a-uuid", ALPHA, b""),
+    ("GET", "/v0/workflows", {}, b""),
+    ("GET", "/v0/workflows", REVOKED, b""),
+    ("GET", "/v0/projects?limit=0", ALPHA, b""),
+    ("GET", "/v0/projects?limit=1&limit=2", ALPHA, b""),
+    ("GET", "/v0/workflows", ALPHA, b'{"unexpected": true}'),
+    ("GET", "/v0/workflows", {**ALPHA, "X-Mock-Session": "not valid!"}, b""),
+    ("GET", "/v0/workflows", {**ALPHA, "Prefer": "code=403"}, b""),
+    ("GET", UNKNOWN_JOB, ALPHA, b""),
+    ("PUT", f"{UNKNOWN_JOB}/download", ALPHA, b""),
+    ("POST", f"{WORKFLOW}/jobs?project_id={AGRI}", ALPHA, b"x" * ((1 << 20) + 1)),
+]
+# left to Flask: its automatic HEAD and OPTIONS, unknown paths and methods, non-ASCII paths
+PASSED_ON = [
+    ("HEAD", "/v0/workflows", ALPHA, b""),
+    ("OPTIONS", "/v0/workflows", ALPHA, b""),
+    ("DELETE", WORKFLOW, ALPHA, b""),
+    ("GET", "/v0/nowhere", ALPHA, b""),
+    ("GET", "/v0/workflows/", ALPHA, b""),
+    ("GET", "/v0/workflows/caf\xc3\xa9", ALPHA, b""),
+]
+
+
+def exchange(wsgi: Any, request: tuple[str, str, dict[str, str], bytes]) -> tuple:
+    method, target, headers, body = request
+    path, _, query = target.partition("?")
+    response = Client(wsgi).open(
+        path, method=method, query_string=query, headers=headers, data=body or None
+    )
+    return response.status_code, sorted(response.headers.items()), response.get_data()
+
+
+def last_entry(runtime: Runtime) -> dict[str, Any]:
+    entry = runtime.store.journal(None, 1)[0]
+    return {k: v for k, v in entry.items() if k not in ("id", "at", "duration_ms")}
+
+
+@pytest.mark.parametrize("request_", SERVED + PASSED_ON, ids=lambda r: f"{r[0]} {r[1][:40]}")
+def test_the_direct_router_answers_as_flask_does(
+    app: Flask, request_: tuple[str, str, dict[str, str], bytes]
+) -> None:
+    from mock_server import runtime_of
+
+    direct = app.extensions[DIRECT]
+    method, target, _, _ = request_
+    served = direct.route(method, target.partition("?")[0]) is not None
+    assert served == (request_ in SERVED)
+    runtime = runtime_of(app)
+    direct_answer = exchange(direct, request_)
+    direct_entry = last_entry(runtime)
+    flask_answer = exchange(direct.fallback, request_)
+    assert direct_answer == flask_answer
+    assert direct_entry == last_entry(runtime)
+    assert direct_answer[0] < 500
