@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flask import Request, Response
+from werkzeug.sansio.utils import get_current_url
 
 from .model.catalog import ApiKey
 from .model.coverage import States, encoded_states
@@ -31,14 +33,20 @@ class Call:
 
     @property
     def base_url(self) -> str:
-        """Computed only when asked (signed URLs): it costs more than a whole job read."""
-        return self.request.host_url
+        """The request's `host_url`, for signed URLs. werkzeug's IRI round trip costs more
+        than a whole job read, so each (scheme, host) is worked out once per process."""
+        return _host_url(self.request.scheme, self.request.host)
 
     def observe(self, states: States | str) -> None:
         """Note the states the answer shows (or their `encoded_states`), for the journal
         (client coverage), so that nobody parses the body again."""
         encoded = states if isinstance(states, str) else encoded_states(states)
         state_of(self.request.environ).states = encoded
+
+
+@lru_cache(maxsize=64)  # the Host header is the client's: bounded
+def _host_url(scheme: str, host: str) -> str:
+    return get_current_url(scheme, host)
 
 
 Reply = tuple[int, Any] | Response  # a bytes body is JSON already serialised
