@@ -29,7 +29,7 @@ from mock_server.live import LiveMock
 from mock_server.resources import API_SPEC
 
 from .loads import WORKLOADS, Workload, lua_script, parse_wrk
-from .measures import lifecycle_cost, scale_run, startup_seconds
+from .measures import cpu_seconds, lifecycle_cost, scale_run, startup_seconds
 
 BENCH = Path(__file__).parent
 REPO = BENCH.parent
@@ -47,6 +47,7 @@ SPEED = 20  # a 21-task job runs ~32 s of real time: long enough for one wrk run
 class Target:
     name: str
     url: str
+    pid: int  # the server's process: its tree's CPU time is measured around each run
     mock: Mock | None = None  # a mock gets a fresh running job before each GET-job run
     recorded: dict[str, str] | None = None  # the bare app and Prism: the recorded paths
 
@@ -92,9 +93,10 @@ def ensure_tools(with_prism: bool) -> None:
 class Mock:
     """A running mock (on any server) with the jobs the loads need."""
 
-    def __init__(self, name: str, url: str) -> None:
+    def __init__(self, name: str, url: str, pid: int) -> None:
         self.name = name
         self.url = url
+        self.pid = pid
         done = self.create(WF_LINEAR, AGRI, ALPHA)
         for _ in range(5):
             self.create(WF_FANOUT, AGRI, ALPHA)
@@ -121,13 +123,13 @@ class Mock:
         return f"{self.url}/v0/workflows/{WF_LINEAR}/jobs/{self.done_job}/download"
 
     def target(self) -> Target:
-        return Target(self.name, self.url, mock=self)
+        return Target(self.name, self.url, self.pid, mock=self)
 
 
 def serve_mock(stack: ExitStack, name: str, *args: str) -> Mock:
     """`pixxel-mock serve` as a user starts it (gunicorn), at the benchmark's clock speed."""
     live = stack.enter_context(LiveMock(["--speed", str(SPEED), *args]))
-    return Mock(name, live.url)
+    return Mock(name, live.url, live.process.pid)
 
 
 def paths(mock: Mock) -> dict[str, str]:
@@ -172,7 +174,7 @@ def start_bare(stack: ExitStack, bodies: Path, server: str, recorded: dict[str, 
     stack.callback(_stop, process)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/ping")
-    return Target(f"bare Flask ({server})", url, recorded=recorded)
+    return Target(f"bare Flask ({server})", url, process.pid, recorded=recorded)
 
 
 def start_mock_on_granian(stack: ExitStack, state: Path) -> Target:
@@ -189,7 +191,7 @@ def start_mock_on_granian(stack: ExitStack, state: Path) -> Target:
     stack.callback(_stop, process)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/ping")
-    return Mock("pixxel-mock (granian)", url).target()
+    return Mock("pixxel-mock (granian)", url, process.pid).target()
 
 
 def start_prism(stack: ExitStack, silent: bool, recorded: dict[str, str]) -> Target:
@@ -204,7 +206,10 @@ def start_prism(stack: ExitStack, silent: bool, recorded: dict[str, str]) -> Tar
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/ping")
     return Target(
-        "Prism 5.14.2" + (" -v silent" if silent else " (default logging)"), url, recorded=recorded
+        "Prism 5.14.2" + (" -v silent" if silent else " (default logging)"),
+        url,
+        process.pid,
+        recorded=recorded,
     )
 
 
@@ -229,10 +234,13 @@ def run_wrk(
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
         "--latency", "-s", str(script), target.url,
     ]  # fmt: skip
+    cpu_before = cpu_seconds(target.pid)
     output = subprocess.run(
         command, capture_output=True, text=True, timeout=args.duration + 60
     ).stdout
-    return parse_wrk(output)
+    result = parse_wrk(output)
+    result["cpu_us"] = (cpu_seconds(target.pid) - cpu_before) * 1e6 / max(result["requests"], 1)
+    return result
 
 
 def throughput(args: argparse.Namespace, stack: ExitStack, scratch: Path) -> list[dict[str, Any]]:
@@ -266,6 +274,7 @@ def throughput(args: argparse.Namespace, stack: ExitStack, scratch: Path) -> lis
                     "p50_ms": statistics.median(s["p50_ms"] for s in samples),
                     "p99_ms": statistics.median(s["p99_ms"] for s in samples),
                     "non_2xx": sum(s["non_2xx"] for s in samples),
+                    "cpu_us": statistics.median(s["cpu_us"] for s in samples),
                     "runs": [s["rps"] for s in samples],
                 }
             )
@@ -291,10 +300,13 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for workload in dict.fromkeys(r["workload"] for r in rows):
         by = {r["target"]: r["rps"] for r in rows if r["workload"] == workload}
         p99 = {r["target"]: r["p99_ms"] for r in rows if r["workload"] == workload}
+        cpu = {r["target"]: r.get("cpu_us") for r in rows if r["workload"] == workload}
         mock = by.get(MOCK)
         if not mock:
             continue
         entry: dict[str, Any] = {"workload": workload, "mock p99 ms": round(p99[MOCK], 1)}
+        if cpu.get(MOCK) and cpu.get(BARE):  # the same ratio in server CPU, load-proof
+            entry["mock/bare by CPU"] = round(cpu[BARE] / cpu[MOCK], 2)
         for name, label in (
             (BARE, "mock/bare"),
             ("Prism 5.14.2 (default logging)", "mock/Prism default"),
@@ -326,15 +338,18 @@ def goals(ratio_rows: list[dict[str, Any]]) -> list[str]:
         return f"{value} ({'met' if met else '**missed**'}: {sign} {goal})"
 
     lines = [
-        "| workload | mock/Prism silent | mock/bare | mock p99 ms |",
-        "|---|---:|---:|---:|",
+        "| workload | mock/Prism silent | mock/bare | mock/bare by CPU | mock p99 ms |",
+        "|---|---:|---:|---:|---:|",
     ]
     for r in ratio_rows:
         silent, bare, p99 = GOALS.get(r["workload"], (None, None, None))
-        bare_text = judged(r.get("mock/bare"), bare, True) if bare else str(r.get("mock/bare"))
+        bare_texts = [
+            judged(r.get(key), bare, True) if bare else str(r.get(key, "-"))
+            for key in ("mock/bare", "mock/bare by CPU")
+        ]
         lines.append(
             f"| {r['workload']} | {judged(r.get('mock/Prism silent'), silent, True)}"
-            f" | {bare_text} | {judged(r['mock p99 ms'], p99, False)} |"
+            f" | {' | '.join(bare_texts)} | {judged(r['mock p99 ms'], p99, False)} |"
         )
     return lines
 
@@ -361,12 +376,13 @@ def contract_seconds() -> float:
 def markdown(results: dict[str, Any]) -> str:
     lines = ["### Throughput and latency (medians of runs)", ""]
     lines += [
-        "| workload | target | req/s | p50 ms | p99 ms | non-2xx |",
-        "|---|---|---:|---:|---:|---:|",
+        "| workload | target | req/s | p50 ms | p99 ms | server CPU µs/request | non-2xx |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results["throughput"]:
+        cpu = f"{r['cpu_us']:.0f}" if r.get("cpu_us") is not None else "-"
         lines.append(
-            f"| {r['workload']} | {r['target']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} |"
+            f"| {r['workload']} | {r['target']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu} | {r['non_2xx']} |"
         )
     lines += ["", "### Goals (issue 14), `pixxel-mock serve`", "", *goals(results["ratios"])]
     lines += ["", "### Ratios (req/s)", ""]

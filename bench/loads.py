@@ -80,16 +80,18 @@ def _milliseconds(text: str) -> float:
 
 
 def parse_wrk(output: str) -> dict[str, Any]:
-    """Requests/s, p50 and p99 (ms) and non-2xx answers from `wrk --latency`."""
+    """Requests/s, p50 and p99 (ms), non-2xx answers and requests sent, from `wrk --latency`."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    if not (rps and p50 and p99):
+    total = re.search(r"(\d+) requests in", output)
+    if not (rps and p50 and p99 and total):
         raise RuntimeError(f"wrk said:\n{output}")
     return {
         "rps": float(rps.group(1)),
         "p50_ms": _milliseconds(p50.group(1)),
         "p99_ms": _milliseconds(p99.group(1)),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "requests": int(total.group(1)),
     }

@@ -37,8 +37,8 @@ START = 1_772_791_200.0
 PROGRAM = str(Path(sys.executable).with_name("pixxel-mock"))
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants."""
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (gunicorn's master and workers, say)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -47,10 +47,18 @@ def rss_kib(pid: int) -> int:
             except OSError:
                 continue
             children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0, [pid]
+    tree, todo = [], [pid]
     while todo:
         current = todo.pop()
+        tree.append(current)
         todo += children.get(current, [])
+    return tree
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    total = 0
+    for current in process_tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
         except OSError:
@@ -59,6 +67,19 @@ def rss_kib(pid: int) -> int:
             (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
         )
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live descendants: what serving cost,
+    whatever else the machine runs (wall-clock rates move with the load; this barely)."""
+    ticks = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _state_with_jobs(path: Path, count: int) -> list[str]:
