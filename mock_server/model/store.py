@@ -752,12 +752,25 @@ def _job_row(record: JobRecord) -> tuple[Any, ...]:
         record.created_by,
         record.created_at,
         record.polls,
-        json.dumps(record.overrides.to_json()),
+        _NO_OVERRIDES_JSON
+        if record.overrides == _NO_OVERRIDES
+        else _overrides_json(record.overrides),
     )
+
+
+def _overrides_json(overrides: JobOverrides) -> str:
+    return json.dumps(overrides.to_json())
+
+
+# what nearly every job stores: written and read back without JSON
+_NO_OVERRIDES = JobOverrides()
+_NO_OVERRIDES_JSON = _overrides_json(_NO_OVERRIDES)
 
 
 def _job_from_row(row: tuple[Any, ...]) -> JobRecord:
     *fields, overrides = row
+    if overrides == _NO_OVERRIDES_JSON:
+        return JobRecord(*fields, overrides=_NO_OVERRIDES)
     return JobRecord(*fields, overrides=JobOverrides.from_json(json.loads(overrides)))
 
 
