@@ -118,9 +118,10 @@ def job_summary(view: JobView) -> dict[str, Any]:
 def job(view: JobView, service: MockService) -> dict[str, Any]:
     state = view.state
     outputs = {t.plan.template.name: t for t in state.tasks}
+    created_at = rfc3339(view.record.created_at)  # every task's too
     return {
         **job_summary(view),
-        "tasks": [task(view, t, outputs, service) for t in state.tasks],
+        "tasks": [task(view, t, outputs, service, created_at) for t in state.tasks],
         "val_errors": [],
         "spec": view.workflow.spec(),
         "exec_created_at": rfc3339(state.exec_created_at),
@@ -129,14 +130,18 @@ def job(view: JobView, service: MockService) -> dict[str, Any]:
 
 
 def task(
-    view: JobView, t: TaskState, by_name: dict[str, TaskState], service: MockService
+    view: JobView,
+    t: TaskState,
+    by_name: dict[str, TaskState],
+    service: MockService,
+    created_at: str,
 ) -> dict[str, Any]:
     template = t.plan.template
     failure = t.plan.failure if t.status == "failed" else None
     return {
         "id": service.task_id(view, t),
         "info_logs": _logs(t),
-        "created_at": rfc3339(view.record.created_at),
+        "created_at": created_at,
         "updated_at": rfc3339(t.updated_at),
         "finished_at": rfc3339(t.finished_at),
         "estimated_time_duration": template.block.estimated_time_duration,

@@ -26,5 +26,5 @@ def derived_uuid(*parts: object) -> str:
 
 def unit_interval(*parts: object) -> float:
     """A deterministic number in [0, 1) named by the parts, for seeded jitter."""
-    digest = hashlib.blake2b("|".join(str(p) for p in parts).encode(), digest_size=8).digest()
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
