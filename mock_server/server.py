@@ -128,9 +128,11 @@ def app_for_workers(config: MockConfig) -> Flask:
     build runs in a thread of its own: once that thread is gone and its connection
     collected, the master forks with no SQLite connection open.
     """
+    gc.freeze()  # the imports' objects live as long as the process: no collection walks them
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-app") as builder:
         app = builder.submit(create_app, config).result()
     gc.collect()  # a connection is freed only by a collection (a cycle with its statement cache)
+    gc.freeze()  # nor the app's: the workers' collections skip it, its pages stay shared
     return app
 
 
