@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from .yamlio import read_yaml
+from .yamlio import read_yaml_cached
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _TEMPLATE = re.compile(r"{([^}/]+)}")
@@ -80,7 +80,7 @@ class ApiSpec:
 
     @classmethod
     def load(cls, path: Path) -> ApiSpec:
-        return cls(read_yaml(path), Path(path))
+        return cls(read_yaml_cached(path), Path(path))
 
     @cached_property
     def as_json(self) -> bytes:
