@@ -38,6 +38,10 @@ class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25.1
+            # no `gunicornc` socket: every server would take the same ~/.gunicorn/gunicorn.ctl,
+            # and its asyncio thread in the master competes with the first workers
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         return self._load()
