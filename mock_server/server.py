@@ -1,27 +1,30 @@
 """`pixxel-mock serve`: the app on gunicorn (threaded workers), sharing one state file.
 
-The master process checks the fixtures and the state file before forking, so a
-bad fixture or a foreign state file fails at once with a clear message; each
-worker then builds its own app on the same SQLite file.
+The master process builds the app before forking, so a bad fixture or a foreign
+state file fails at once with a clear message, and the workers inherit the built
+app instead of each building it again; each worker opens its own SQLite
+connections on the same file.
 """
 
 from __future__ import annotations
 
+import gc
 import shutil
 import socket
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from . import gunicorn_errors
-from .app import create_app
+from .app import create_app, runtime_of
 from .config import MockConfig
-from .runtime import Runtime
 
 
 class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
@@ -35,6 +38,10 @@ class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25.1
+            # no `gunicornc` socket: every server would take the same ~/.gunicorn/gunicorn.ctl,
+            # and its asyncio thread in the master competes with the first workers
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         return self._load()
@@ -100,12 +107,11 @@ def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) 
     if config.state_file is None:
         temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-mock-"))
         config = replace(config, state_file=temp_dir / "state.sqlite")
-    runtime = Runtime.build(config)  # fail fast on bad fixtures or a foreign state file
-    runtime.store.forget_journal_writers()
-    runtime.close()
+    app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
+    runtime_of(app).store.forget_journal_writers()
     try:
         run_gunicorn(
-            lambda: create_app(config),
+            lambda: app,
             f"{host}:{port}",
             workers,
             threads,
@@ -114,6 +120,24 @@ def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) 
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def app_for_workers(config: MockConfig) -> Flask:
+    """The app every worker serves, built once in the master before gunicorn forks.
+
+    The workers inherit the specs, compiled validators, catalog and routes instead of
+    each building them again after the fork. What must not cross a fork is opened per
+    process on first use (SQLite connections, the journal flusher, the write gate, the
+    shared maps; see model/store.py). The Store keeps one connection per thread, so the
+    build runs in a thread of its own: once that thread is gone and its connection
+    collected, the master forks with no SQLite connection open.
+    """
+    gc.freeze()  # the imports' objects live as long as the process: no collection walks them
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-app") as builder:
+        app = builder.submit(create_app, config).result()
+    gc.collect()  # a connection is freed only by a collection (a cycle with its statement cache)
+    gc.freeze()  # nor the app's: the workers' collections skip it, its pages stay shared
+    return app
 
 
 def startup_banner(config: MockConfig, url: str, workers: int, threads: int) -> str:

@@ -1,0 +1,150 @@
+"""What start-up relies on: `pixxel-mock serve` builds the app once, in the master, and
+forks the workers from it; the specs load from a parsed copy in the user's cache.
+
+What must not cross a fork stays per process: the master forks with no SQLite
+connection open, each worker opens its own on the shared state file, and workers that
+replace killed ones serve the same state from the app they inherit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from mock_server.live import LiveMock
+from mock_server.resources import API_SPEC, CONTROL_SPEC
+from mock_server.yamlio import COPIES_KEPT, read_yaml, read_yaml_cached
+
+from .helpers import AGRI, ALPHA, WF_LINEAR
+
+READS_PROC = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
+
+
+def _open_files(pid: int) -> set[str]:
+    names = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed since listed
+            names.add(os.readlink(fd))
+    return names
+
+
+def _workers(master: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                if int(parent) == master:
+                    found.add(int(entry.name))
+    return found
+
+
+def _until(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/ping").status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def _database_files(files: set[str], state: Path) -> set[str]:
+    return files & {str(state), f"{state}-wal", f"{state}-shm"}
+
+
+@READS_PROC
+def test_the_master_forks_without_a_connection_and_new_workers_serve_the_same_state(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state.sqlite"
+    args = ["--validate-responses", "--workers", "2", "--clock", "manual"]
+    with LiveMock([*args, "--state-file", str(state)]) as live:
+        created = requests.post(
+            f"{live.url}/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}", headers=ALPHA
+        )
+        assert created.status_code == 200, created.text
+        job_url = f"{live.url}/v0/workflows/{WF_LINEAR}/jobs/{created.json()['id']}"
+        before = requests.get(job_url, headers=ALPHA).json()
+
+        master = live.process.pid
+        assert _database_files(_open_files(master), state) == set()
+        assert _until(lambda: len(_workers(master)) == 2)  # the banner came with the first
+        first = _workers(master)
+        assert any(_database_files(_open_files(pid), state) for pid in first)
+
+        for pid in first:
+            os.kill(pid, signal.SIGKILL)
+        assert _until(lambda: len(_workers(master) - first) == 2)
+        assert _until(lambda: _answers(live.url))  # a replacement listens
+
+        after = requests.get(job_url, headers=ALPHA)
+        assert after.status_code == 200, after.text
+        assert after.json() == before
+        assert _database_files(_open_files(master), state) == set()
+
+
+# -- the specs' parsed copies (yamlio.read_yaml_cached) ------------------------------
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "pixxel-mock"
+
+
+def test_a_spec_is_read_from_its_copy_until_the_source_changes(tmp_path: Path, cache: Path) -> None:
+    spec = tmp_path / "pixxel.yaml"
+    spec.write_text(API_SPEC.read_text(encoding="utf-8"), encoding="utf-8")
+    assert read_yaml_cached(spec) == read_yaml(spec)
+    (copy,) = cache.iterdir()
+    copy.write_text('{"read": "from the copy"}')
+    assert read_yaml_cached(spec) == {"read": "from the copy"}
+
+    spec.write_text(spec.read_text(encoding="utf-8").replace("Pixxel", "Edited"), "utf-8")
+    edited = read_yaml_cached(spec)
+    assert edited == read_yaml(spec) and "Edited" in edited["info"]["title"]
+    assert len(list(cache.glob("pixxel.yaml-*.json"))) == 2
+
+    for damaged in cache.iterdir():
+        damaged.write_text('{"truncat')
+    assert read_yaml_cached(spec) == edited
+
+
+def test_what_json_cannot_carry_is_parsed_each_time(tmp_path: Path, cache: Path) -> None:
+    source = tmp_path / "dated.yaml"
+    source.write_text("created: 2026-03-06T10:00:00Z\n200: ok\n")
+    document = read_yaml_cached(source)
+    assert document == read_yaml(source)
+    assert set(map(type, document)) == {str, int}
+    assert not cache.exists()
+
+
+def test_only_the_newest_copies_of_a_name_are_kept(tmp_path: Path, cache: Path) -> None:
+    source = tmp_path / "control.yaml"
+    for version in range(COPIES_KEPT + 3):
+        source.write_text(f"version: {version}\n")
+        assert read_yaml_cached(source) == {"version": version}
+    assert len(list(cache.glob("control.yaml-*.json"))) == COPIES_KEPT
+
+
+def test_an_unwritable_cache_only_costs_the_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_directory))
+    assert read_yaml_cached(CONTROL_SPEC) == read_yaml(CONTROL_SPEC)
