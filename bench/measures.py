@@ -234,7 +234,7 @@ def startup_seconds(runs: int = 5) -> float:
                 try:
                     if requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening yet, or a worker still starting
                     time.sleep(0.005)
             samples.append(time.monotonic() - started)
         finally:
