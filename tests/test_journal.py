@@ -113,3 +113,43 @@ def _entry(path: str) -> dict[str, object]:
         "duration_ms": 1.0,
         "violations": [],
     }
+
+
+def test_the_request_number_never_falls_back(tmp_path: Path) -> None:
+    """Readers raising the number at once, in threads and in processes: each raise counts
+    and none stores a smaller number than one already stored (a fallen number makes the
+    readers waiting for the larger one time out and miss their exchange)."""
+    path = tmp_path / "state.flush"
+    FlushBarrier(path).request()  # the file exists before the fork
+    per_reader, threads_per_process, processes = 2_000, 4, 2
+
+    def raise_number(barrier: FlushBarrier, fallen: list[int]) -> None:
+        last = 0
+        for _ in range(per_reader):
+            number = barrier.request()
+            if number <= last:
+                fallen.append(number)
+            last = number
+
+    def readers() -> list[int]:
+        barrier, fallen = FlushBarrier(path), []
+        threads = [
+            threading.Thread(target=raise_number, args=(barrier, fallen))
+            for _ in range(threads_per_process)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return fallen
+
+    children = []
+    for _ in range(processes - 1):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(1 if readers() else 0)
+        children.append(pid)
+    fallen = readers()
+    statuses = [os.waitpid(pid, 0)[1] for pid in children]
+    assert not fallen and statuses == [0] * len(children)
+    assert FlushBarrier(path).requested() == 1 + per_reader * threads_per_process * processes

@@ -22,6 +22,8 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .epoch import map_shared
@@ -64,6 +66,13 @@ class FlushBarrier:
     def _pid_index(slot: int) -> int:
         return 1 + 2 * slot
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """A lock on the file for every thread of every process (each opens it anew)."""
+        with open(self.path, "rb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     # -- the buffering side ----------------------------------------------------
     def register(self) -> bool:
         """Claim a slot for this process before it buffers anything; False if none is free
@@ -71,8 +80,7 @@ class FlushBarrier:
         self._mapped()
         if self._slot is not None:
             return True
-        with open(self.path, "rb") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # claims by several processes at once
+        with self._exclusive():  # claims by several processes at once
             for slot in range(SLOTS):
                 pid = self._get(self._pid_index(slot))
                 if pid == os.getpid() or pid == 0 or not _alive(pid):
@@ -104,11 +112,16 @@ class FlushBarrier:
     def request(self) -> int:
         """Ask every buffering process to write; the number to wait for.
 
-        Two readers racing may both store the same number: either store happens after
-        both began, so a flush that saw it still covers what each reader must see.
+        The increment is exclusive across processes and threads: a reader that read the
+        number, then lost the CPU while others raised it, would otherwise store a smaller
+        one; flushers would acknowledge that, and every reader waiting for a larger number
+        would wait out the timeout and could miss an exchange (seen under CPU starvation:
+        the number fell from 841 to 11).
         """
-        number = self.requested() + 1
-        self._set(0, number)
+        self._mapped()
+        with self._exclusive():
+            number = self.requested() + 1
+            self._set(0, number)
         return number
 
     def wait(self, number: int) -> bool:
