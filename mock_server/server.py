@@ -14,7 +14,6 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -128,14 +127,11 @@ def app_for_workers(config: MockConfig) -> Flask:
     The workers inherit the specs, compiled validators, catalog and routes instead of
     each building them again after the fork. What must not cross a fork is opened per
     process on first use (SQLite connections, the journal flusher, the write gate, the
-    shared maps; see model/store.py). The Store keeps one connection per thread, so the
-    build runs in a thread of its own: once that thread is gone and its connection
-    collected, the master forks with no SQLite connection open.
+    shared maps; see model/store.py); the build's own connection is closed before the fork.
     """
     gc.freeze()  # the imports' objects live as long as the process: no collection walks them
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-app") as builder:
-        app = builder.submit(create_app, config).result()
-    gc.collect()  # a connection is freed only by a collection (a cycle with its statement cache)
+    app = create_app(config)
+    runtime_of(app).store.release_connection()
     gc.freeze()  # nor the app's: the workers' collections skip it, its pages stay shared
     return app
 

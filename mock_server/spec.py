@@ -57,6 +57,17 @@ class Operation:
     def flask_rule(self) -> str:
         return _TEMPLATE.sub(r"<\1>", self.path)
 
+    def path_pattern(self) -> re.Pattern[str]:
+        """The path as a regex with one named group per parameter; a parameter is one
+        non-empty segment, as in Flask's default converter (for wire/direct.py)."""
+        parts = _TEMPLATE.split(self.path)  # static, name, static, name, ..., static
+        return re.compile(
+            "".join(
+                re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)"
+                for index, part in enumerate(parts)
+            )
+        )
+
     def documented_statuses(self) -> set[str]:
         return set(self.responses)
 

@@ -736,6 +736,11 @@ class Store:
         self._flush_quietly()
         self._barrier.release()
         self._write_gate.close()
+        self.release_connection()
+
+    def release_connection(self) -> None:
+        """Close this thread's connection (the next use opens another): a process that
+        forks must not hand an open SQLite connection to its children."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

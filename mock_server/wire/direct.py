@@ -20,18 +20,6 @@ from ..runtime import Runtime
 from .binding import BoundOperation, Serve, error_answer, finish_exchange
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-_TEMPLATE = re.compile(r"\{([^}]+)\}")
-
-
-def path_pattern(template: str) -> re.Pattern[str]:
-    """`/v0/jobs/{job_id}` -> a pattern with one named group per path parameter; a
-    parameter is one non-empty segment, as in Flask's default converter."""
-    parts = _TEMPLATE.split(template)  # static, name, static, name, ..., static
-    pattern = "".join(
-        re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)"
-        for index, part in enumerate(parts)
-    )
-    return re.compile(pattern)
 
 
 class DirectRoutes:
@@ -44,7 +32,7 @@ class DirectRoutes:
         # fewer parameters first: /v0/blocks/workflows wins over /v0/blocks/{name}
         for entry in sorted(bound, key=lambda b: b.operation.path.count("{")):
             self._routes.setdefault(entry.operation.method, []).append(
-                (path_pattern(entry.operation.path), entry.serve)
+                (entry.operation.path_pattern(), entry.serve)
             )
 
         class LimitedRequest(Request):
