@@ -113,7 +113,9 @@ def fault_response(
     runtime: Runtime, session: Session, operation: Operation, request: Request
 ) -> Response | None:
     """Apply the first matching rule that fires; None when the request goes on as usual."""
-    key = _key_of(request.headers.get("Authorization"))
+    if not session.faults:
+        return None
+    key = _key_of(request.environ.get("HTTP_AUTHORIZATION"))
     seed = runtime.config.seed
     for rule in session.faults:
         if not rule.matches(

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 if TYPE_CHECKING:
     from ..spec import ApiSpec
 
@@ -52,7 +54,7 @@ def download_states(status: str) -> States:
 def encoded_states(states: States) -> str:
     """The journal's form of an answer's states (compact JSON). A job's is made once per
     rendered state, not per poll: encoding costs more than the rest of the journal entry."""
-    return json.dumps(states, separators=(",", ":"))
+    return orjson.dumps(states).decode()
 
 
 def states_in_body(operation_id: str | None, status: int, body: bytes | None) -> States | None:

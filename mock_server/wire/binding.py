@@ -38,6 +38,8 @@ from .request_state import DEFAULT_NAMESPACE, ExchangeState, state_of
 from .validation import validate_request
 
 NAMESPACE_HEADER = "X-Mock-Session"
+# the hot path reads these from the WSGI environ (PEP 3333 names), not werkzeug's header view
+_NAMESPACE_KEY = "HTTP_" + NAMESPACE_HEADER.upper().replace("-", "_")
 CONTROL_TOKEN_HEADER = "X-Mock-Token"
 CONTROL_PREFIX = "/__mock"
 UNJOURNALED = (CONTROL_PREFIX, "/docs", "/openapi.")  # control plane, pages, contract
@@ -63,7 +65,7 @@ def api_guard(
     """The API key check of the Pixxel API: missing, unknown or revoked keys are 403."""
     if not operation.secured:
         return None
-    header = request.headers.get("Authorization")
+    header = request.environ.get("HTTP_AUTHORIZATION")
     if header is None:
         state_of(request.environ).violations.append(
             "missing Authorization header (security scheme ApiKeyAuth)"
@@ -164,10 +166,10 @@ def _serve(
     injectable: bool,
 ) -> Serve:
     def serve(req: Request, path_values: dict[str, str]) -> Response:
-        headers = req.headers
-        state = state_of(req.environ)
+        environ = req.environ
+        state = state_of(environ)
         state.operation = operation
-        namespace = path_values.get("namespace") or namespace_of(headers.get(NAMESPACE_HEADER))
+        namespace = path_values.get("namespace") or namespace_of(environ.get(_NAMESPACE_KEY))
         state.namespace = namespace
         session = runtime.service.session(namespace)
         replay = session.scenario.replay
@@ -177,7 +179,7 @@ def _serve(
             if replayed is not None:
                 return _observed(state, operation, replayed)
         if injectable:
-            preference = parse_prefer(headers.get("Prefer"))
+            preference = parse_prefer(environ.get("HTTP_PREFER"))
             injected = (preferred_response(operation, preference) if preference else None) or (
                 fault_response(runtime, session, operation, req)
             )
@@ -186,7 +188,7 @@ def _serve(
         try:
             key = guard(operation, runtime, session, req)
             params = validate_request(
-                operation, path_values, req.args, headers, lambda: req.get_data(cache=True)
+                operation, path_values, req.args, req.headers, lambda: req.get_data(cache=True)
             )
             reply = handler(Call(params, session, key, runtime, req))
         except DomainError as exc:

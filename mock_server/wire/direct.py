@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Request
+from flask import Request, Response
 
 from ..runtime import Runtime
 from .binding import BoundOperation, Serve, error_answer, finish_exchange
@@ -28,11 +28,14 @@ class DirectRoutes:
     def __init__(self, bound: list[BoundOperation], runtime: Runtime, fallback: WsgiApp) -> None:
         self._runtime = runtime
         self.fallback = fallback
-        self._routes: dict[str, list[tuple[re.Pattern[str], Serve]]] = {}
-        # fewer parameters first: /v0/blocks/workflows wins over /v0/blocks/{name}
+        # by method and number of segments (a parameter is one segment), so a request
+        # tries only the few patterns that could match; fewer parameters first:
+        # /v0/blocks/workflows wins over /v0/blocks/{name}
+        self._routes: dict[tuple[str, int], list[tuple[re.Pattern[str], Serve]]] = {}
         for entry in sorted(bound, key=lambda b: b.operation.path.count("{")):
-            self._routes.setdefault(entry.operation.method, []).append(
-                (entry.operation.path_pattern(), entry.serve)
+            operation = entry.operation
+            self._routes.setdefault((operation.method, operation.path.count("/")), []).append(
+                (operation.path_pattern(), entry.serve)
             )
 
         class LimitedRequest(Request):
@@ -44,7 +47,7 @@ class DirectRoutes:
 
     def route(self, method: str, path: str) -> tuple[Serve, dict[str, str]] | None:
         """The operation's serve function and path values; None leaves it to Flask."""
-        for pattern, serve in self._routes.get(method, ()):
+        for pattern, serve in self._routes.get((method, path.count("/")), ()):
             match = pattern.fullmatch(path)
             if match is not None:
                 return (serve, match.groupdict()) if path.isascii() else None
@@ -63,4 +66,26 @@ class DirectRoutes:
         except Exception as error:  # every error leaves in the envelope
             response = error_answer(error, request)
         response = finish_exchange(self._runtime, request, response)
+        return _send(response, environ, start_response)
+
+
+def _send(
+    response: Response, environ: dict[str, Any], start_response: Callable[..., Any]
+) -> Iterable[bytes]:
+    """A buffered answer as werkzeug would send it, without werkzeug's copy of its headers
+    and its per-response checks, which cost a GET job a sixth of its CPU; any answer those
+    checks could change (no Content-Length, a Location, a status without a body, a stream)
+    goes through werkzeug."""
+    headers = response.headers.to_wsgi_list()
+    names = {name.lower() for name, _ in headers}
+    status = response.status_code
+    if (
+        not response.is_sequence
+        or status < 200
+        or status in (204, 304)
+        or "content-length" not in names
+        or not names.isdisjoint(("location", "content-location"))
+    ):
         return response(environ, start_response)
+    start_response(response.status, headers)
+    return response.response  # type: ignore[return-value]

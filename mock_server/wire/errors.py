@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from flask import Response
 
 
@@ -28,8 +29,15 @@ class ApiError(Exception):
 
 
 def to_json(body: Any) -> bytes:
-    """Compact UTF-8 JSON, as every answer of the mock is written."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON, as every answer of the mock is written.
+
+    orjson writes a job several times quicker than the standard library (it was a fifth
+    of createJob's instructions); what orjson refuses, such as an integer past 64 bits
+    echoed from a request, the standard library writes as before."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
