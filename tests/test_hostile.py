@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from mock_server.live import LiveMock
+from mock_server.wire.errors import to_json
 
 from .helpers import WF_LINEAR
 
@@ -171,3 +172,9 @@ def test_pipelined_requests_are_answered_in_order(live: LiveMock) -> None:
 def test_unknown_methods_and_garbage(live: LiveMock) -> None:
     assert_refused(exchange(live, request(b"/v0/projects", method=b"BREW"))[0])
     assert_refused(exchange(live, request(b"/ping", method=b"DELETE"))[0], "method_not_allowed")
+
+
+def test_what_the_fast_json_writer_refuses_is_still_written() -> None:
+    """orjson refuses integers past 64 bits, which a client can send and an error may echo."""
+    body = {"error": {"code": "x", "message": "é", "details": {"received": 10**30}}}
+    assert json.loads(to_json(body)) == body
