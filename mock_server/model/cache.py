@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -22,8 +21,10 @@ class BoundedCache(Generic[K, V]):
         """Lock-free (one C call under the GIL): reads are the hot path."""
         value = self._items.get(key)
         if value is not None:
-            with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
+            try:  # noqa: SIM105 (suppress() builds an object, several times a request)
                 self._items.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile
+                pass
         return value
 
     def put(self, key: K, value: V) -> V:

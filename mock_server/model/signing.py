@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from urllib.parse import urlencode
 
 DOWNLOAD_PREFIX = "/__downloads"
 
@@ -20,9 +19,9 @@ def signature(secret: str, namespace: str, download_id: str, expires: int) -> st
 
 
 def signed_path(secret: str, namespace: str, download_id: str, expires: int) -> str:
-    query = urlencode(
-        {"expires": expires, "signature": signature(secret, namespace, download_id, expires)}
-    )
+    """The query needs no quoting: an integer and a hex digest (urlencode cost a tenth
+    of a download PUT)."""
+    query = f"expires={expires}&signature={signature(secret, namespace, download_id, expires)}"
     return f"{DOWNLOAD_PREFIX}/{namespace}/{download_id}.zip?{query}"
 
 
