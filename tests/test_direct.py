@@ -6,14 +6,16 @@ behind it, on the same mock: status, headers, body and journal entry must agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.test import Client
+from flask import Flask, Response
+from werkzeug.test import Client, EnvironBuilder
 
 from mock_server.app import DIRECT
 from mock_server.runtime import Runtime
+from mock_server.wire.direct import send_answer
 
 from .helpers import AGRI, ALPHA, REVOKED, WF_LINEAR
 
@@ -81,3 +83,32 @@ def test_the_direct_router_answers_as_flask_does(
     assert direct_answer == flask_answer
     assert direct_entry == last_entry(runtime)
     assert direct_answer[0] < 500
+
+
+# answers the router sends itself, and those whose headers or body werkzeug would change
+ANSWERS: list[Callable[[], Response]] = [
+    lambda: Response(b'{"id":"x"}', mimetype="application/json"),
+    lambda: Response(b"{}", status=429, headers={"Retry-After": "1", "X-Mock-Fault": "r"}),
+    lambda: Response(b"{}", status=204),
+    lambda: Response(b"{}", status=304, headers={"ETag": "x"}),
+    lambda: Response(b"{}", status=302, headers={"Location": "/caf\u00e9"}),
+    lambda: Response(iter([b"a", b"b"])),
+]
+
+
+@pytest.mark.parametrize("make", ANSWERS, ids=["json", "fault", "204", "304", "location", "stream"])
+def test_answers_leave_as_werkzeug_sends_them(make: Callable[[], Response]) -> None:
+    """The router sends buffered answers itself; where werkzeug would change the headers
+    or the body (no body for 204 and 304, a Location made a URI), it leaves them to it."""
+    environ = EnvironBuilder(path="/v0/workflows").get_environ()
+
+    def sent(send: Callable[[dict[str, Any], Callable[..., Any]], Any]) -> tuple:
+        started: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
+            started.update(status=status, headers=sorted(headers))
+
+        body = b"".join(send(dict(environ), start_response))
+        return started["status"], started["headers"], body
+
+    assert sent(lambda e, s: send_answer(make(), e, s)) == sent(lambda e, s: make()(e, s))

@@ -66,10 +66,10 @@ class DirectRoutes:
         except Exception as error:  # every error leaves in the envelope
             response = error_answer(error, request)
         response = finish_exchange(self._runtime, request, response)
-        return _send(response, environ, start_response)
+        return send_answer(response, environ, start_response)
 
 
-def _send(
+def send_answer(
     response: Response, environ: dict[str, Any], start_response: Callable[..., Any]
 ) -> Iterable[bytes]:
     """A buffered answer as werkzeug would send it, without werkzeug's copy of its headers
