@@ -38,7 +38,8 @@ from .request_state import DEFAULT_NAMESPACE, ExchangeState, state_of
 from .validation import validate_request
 
 NAMESPACE_HEADER = "X-Mock-Session"
-# the hot path reads these from the WSGI environ (PEP 3333 names), not werkzeug's header view
+# the hot path reads its headers (this one, Prefer, Authorization) from the WSGI environ
+# by their PEP 3333 names, not through werkzeug's header view
 _NAMESPACE_KEY = "HTTP_" + NAMESPACE_HEADER.upper().replace("-", "_")
 CONTROL_TOKEN_HEADER = "X-Mock-Token"
 CONTROL_PREFIX = "/__mock"
