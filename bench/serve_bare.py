@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mock_server.bridge import InlineBridge, never_waits
+from mock_server.config import MockConfig
 from mock_server.server import run_gunicorn
 
 from .bare_app import create_bare_app
@@ -15,12 +17,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
+    bridge = InlineBridge(create_bare_app(), never_waits, args.threads, MockConfig().max_body_bytes)
     run_gunicorn(
-        create_bare_app,
+        lambda: bridge,
         f"127.0.0.1:{args.port}",
         args.workers,
         args.threads,
         lambda url: f"bare flask listening on {url}",
+        inline=True,
     )
 
 

@@ -34,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
     serve.add_argument("--workers", type=int, default=2, help="worker processes")
-    serve.add_argument("--threads", type=int, default=4, help="threads per worker")
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per worker for requests that wait on purpose (Prefer delay, delay faults)",
+    )
     serve.add_argument("--seed", type=int, default=0, help="seed of ids and durations")
     serve.add_argument("--clock", choices=CLOCK_MODES, default="wall", help="clock mode")
     serve.add_argument(

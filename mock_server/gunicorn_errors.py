@@ -1,6 +1,6 @@
 """gunicorn's own refusals (a request line or header it cannot parse) in the error envelope.
 
-gunicorn answers those before the app sees the request, with an HTML page; the
+gunicorn answers those before the app sees the request, with a page of its own; the
 server installs this writer in each worker so a client always gets the documented
 JSON envelope, with a documented status (400, or 403 for gunicorn's 403s).
 """
@@ -14,7 +14,8 @@ from gunicorn import util
 from .wire.errors import ApiError, to_json
 
 
-def write_error(sock: Any, status: int, reason: str, message: str) -> None:
+def error_bytes(status: int, reason: str, message: str) -> bytes:
+    """The whole answer, head and envelope; the connection closes after it."""
     status = status if status in (400, 403, 500) else 400
     code = {400: "bad_request", 403: "forbidden", 500: "internal_error"}[status]
     body = to_json(ApiError(status, code, f"{reason}: {message}").body())
@@ -22,9 +23,13 @@ def write_error(sock: Any, status: int, reason: str, message: str) -> None:
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
-    util.write_nonblock(sock, head.encode("latin-1") + body)
+    return head.encode("latin-1") + body
+
+
+def write_error(sock: Any, status: int, reason: str, message: str) -> None:
+    util.write_nonblock(sock, error_bytes(status, reason, message))
 
 
 def install(worker: Any) -> None:
-    """gunicorn's post_worker_init hook."""
+    """gunicorn's post_worker_init hook (the threaded worker's refusals)."""
     util.write_error = write_error

@@ -20,10 +20,13 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers import gasgi
 
 from . import gunicorn_errors
 from .app import create_app, runtime_of
+from .bridge import InlineBridge, MockProtocol
 from .config import MockConfig
+from .wire.binding import may_wait
 
 
 class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
@@ -53,9 +56,12 @@ def run_gunicorn(
     threads: int,
     banner: Callable[[str], str],
     announce: Callable[[str], Any] = print,
+    inline: bool = False,
 ) -> None:
     """Serve the app that `load()` builds (in each worker) until interrupted.
 
+    `inline`: `load()` gives an `InlineBridge`, served by gunicorn's asyncio worker;
+    otherwise a WSGI app, served by its threaded worker (`threads` per worker).
     Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads
     connections over the workers; with one shared socket, one worker often accepts
     every keep-alive connection of a burst and the others idle (measured: half the
@@ -68,6 +74,7 @@ def run_gunicorn(
 
     def post_worker_init(worker: Any) -> None:
         gunicorn_errors.install(worker)
+        gasgi.ASGIProtocol = MockProtocol
         if worker.age == 1:  # the first worker is listening: the server answers
             announce(banner(url))
             sys.stdout.flush()
@@ -76,8 +83,9 @@ def run_gunicorn(
         "bind": f"{host}:{port}",
         "reuse_port": True,
         "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
+        "threads": 1 if inline else threads,
+        "worker_class": "asgi" if inline else "gthread" if threads > 1 else "sync",
+        "asgi_lifespan": "off",
         "post_worker_init": post_worker_init,
         "accesslog": None,
         "errorlog": "-",
@@ -108,17 +116,24 @@ def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) 
         config = replace(config, state_file=temp_dir / "state.sqlite")
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
     runtime_of(app).store.forget_journal_writers()
+    bridge = InlineBridge(app, may_wait_for(app), threads, config.max_body_bytes)
     try:
         run_gunicorn(
-            lambda: app,
+            lambda: bridge,
             f"{host}:{port}",
             workers,
             threads,
             lambda url: startup_banner(config, url, workers, threads),
+            inline=True,
         )
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def may_wait_for(app: Flask) -> Callable[[dict[str, Any]], bool]:
+    runtime = runtime_of(app)
+    return lambda environ: may_wait(runtime, environ)
 
 
 def app_for_workers(config: MockConfig) -> Flask:
@@ -151,7 +166,7 @@ def startup_banner(config: MockConfig, url: str, workers: int, threads: int) -> 
                 if config.replay_file
                 else []
             ),
-            f"  workers: {workers} x {threads} threads, state: {state}",
+            f"  workers: {workers} (+{threads} threads each for delays), state: {state}",
             "  demo keys: pxm_demo_alpha (agri-monitoring, coastal-watch),"
             " pxm_demo_beta (urban-heat), pxm_demo_revoked (revoked)",
             f"  try: curl -H 'Authorization: pxm_demo_alpha' {url}/v0/workflows",

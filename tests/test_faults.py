@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -221,6 +222,33 @@ def test_dropped_connection_and_truncated_body(ns: Namespace) -> None:
     )
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(f"{ns.url}/v0/blocks", headers={**ALPHA, "X-Mock-Session": ns.name})
+
+
+def test_a_drop_after_a_delay(ns: Namespace) -> None:
+    """A rule with a delay runs on a worker thread; its drop still sends nothing."""
+    ns.fault({"id": "late-drop", "action": {"drop": True, "delay": {"fixed_ms": 20}}})
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{ns.url}/v0/projects", headers={**ALPHA, "X-Mock-Session": ns.name})
+
+
+def test_a_delayed_request_holds_up_no_other() -> None:
+    """One worker: while a request sleeps in its delay, the worker answers others."""
+    with LiveMock(["--workers", "1"]) as live:
+        ns = Namespace(live)
+        ns.fault(
+            {
+                "id": "slow",
+                "match": {"operation_id": "listProjects"},
+                "action": {"delay": {"fixed_ms": 4000}},
+            }
+        )
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(ns.api, "GET", "/v0/projects")
+            while ns.control("GET", "/__mock/faults")["faults"][0]["matched"] == 0:
+                assert not slow.done()  # matched is counted before the delay starts
+            assert ns.api("GET", "/v0/blocks").status_code == 200
+            assert not slow.done()
+            assert slow.result().status_code == 200
 
 
 def test_rules_are_listed_counted_deleted_and_checked(ns: Namespace) -> None:

@@ -11,9 +11,7 @@ Every response made here carries `X-Mock-Fault` (the rule id, or `prefer`).
 
 from __future__ import annotations
 
-import contextlib
 import re
-import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +22,7 @@ from ..model.faults import DEFAULT_RETRY_AFTER, NO_BODY, FaultRule
 from ..model.service import Session
 from ..spec import Operation
 from ..wire.errors import ApiError, json_response
-from ..wire.request_state import state_of
+from ..wire.request_state import DROP_KEY, state_of
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -169,12 +167,11 @@ def _fault_response(status: int, body: Any, headers: dict[str, str], source: str
 
 
 def _drop(rule: FaultRule, environ: dict[str, Any]) -> Response:
-    """Close the connection without an answer; in-process (no socket) answer 502 instead."""
-    connection = environ.get("gunicorn.socket")
-    if connection is not None:
-        with contextlib.suppress(OSError):  # the client may be gone already
-            connection.shutdown(socket.SHUT_RDWR)
-        return Response(b"", status=200)
+    """Close the connection without an answer; in-process (no server) answer 502 instead."""
+    drop = environ.get(DROP_KEY)
+    if drop is not None:
+        drop()
+        return Response(b"", status=200)  # goes nowhere
     body = {
         "error": {
             "code": "connection_dropped",

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -117,6 +118,19 @@ def namespace_of(header: str | None) -> str:
             {"parameter": NAMESPACE_HEADER, "in": "header"},
         )
     return header
+
+
+def may_wait(runtime: Runtime, environ: dict[str, Any]) -> bool:
+    """Whether answering may sleep on purpose: a `Prefer` header (`delay=`), or a fault
+    rule with a delay in the request's namespace. The server runs such requests where a
+    wait holds up no other (see bridge.py)."""
+    if "HTTP_PREFER" in environ:
+        return True
+    try:
+        namespace = namespace_of(environ.get(_NAMESPACE_KEY))
+    except ApiError:
+        return False  # refused at once
+    return any(rule.action.delay is not None for rule in runtime.service.session(namespace).faults)
 
 
 def bind_spec(

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from ..spec import Operation
 
 ENVIRON_KEY = "pixxel_mock.exchange"
+DROP_KEY = "pixxel_mock.drop"  # set by the server: closes the connection with no answer
 DEFAULT_NAMESPACE = "default"
 
 
