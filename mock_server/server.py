@@ -25,6 +25,7 @@ from gunicorn.workers import gasgi
 from . import gunicorn_errors
 from .app import create_app, runtime_of
 from .bridge import InlineBridge, MockProtocol
+from .collector import collect_fully_on_a_timer
 from .config import MockConfig
 from .wire.binding import may_wait
 
@@ -73,6 +74,8 @@ def run_gunicorn(
     url = f"http://{host}:{port}"
 
     def post_worker_init(worker: Any) -> None:
+        if inline:
+            collect_fully_on_a_timer()
         gunicorn_errors.install(worker)
         gasgi.ASGIProtocol = MockProtocol
         if worker.age == 1:  # the first worker is listening: the server answers
