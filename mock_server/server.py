@@ -1,4 +1,4 @@
-"""`pixxel-mock serve`: the app on gunicorn (threaded workers), sharing one state file.
+"""`pixxel-mock serve`: the app on gunicorn (its asyncio worker), sharing one state file.
 
 The master process builds the app before forking, so a bad fixture or a foreign
 state file fails at once with a clear message, and the workers inherit the built
