@@ -1,8 +1,9 @@
 """gunicorn's own refusals (a request line or header it cannot parse) in the error envelope.
 
 gunicorn answers those before the app sees the request, with a page of its own; the
-server installs this writer in each worker so a client always gets the documented
-JSON envelope, with a documented status (400, or 403 for gunicorn's 403s).
+server installs this writer in each threaded worker (and bridge.MockProtocol uses it on
+the asyncio worker) so a client always gets the documented JSON envelope, with a
+documented status (400, or 403 for gunicorn's 403s).
 """
 
 from __future__ import annotations

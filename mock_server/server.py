@@ -75,9 +75,10 @@ def run_gunicorn(
 
     def post_worker_init(worker: Any) -> None:
         if inline:
+            gasgi.ASGIProtocol = MockProtocol  # its refusals in the envelope, and drops
             collect_fully_on_a_timer()
-        gunicorn_errors.install(worker)
-        gasgi.ASGIProtocol = MockProtocol
+        else:
+            gunicorn_errors.install(worker)
         if worker.age == 1:  # the first worker is listening: the server answers
             announce(banner(url))
             sys.stdout.flush()
