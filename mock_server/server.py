@@ -66,7 +66,10 @@ def run_gunicorn(
     Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads
     connections over the workers; with one shared socket, one worker often accepts
     every keep-alive connection of a burst and the others idle (measured: half the
-    throughput in one run out of two). Port 0 is resolved to a free port first.
+    throughput in one run out of two). Port 0 is resolved to a free port first. The
+    banner waits for the last of the first workers: gunicorn forks them up to 100 ms
+    apart, and keep-alive clients that connect at the banner would otherwise all find
+    the first worker's socket alone (seen: the soak's 8 clients on one worker).
     """
     host, _, port = bind.rpartition(":")
     if port == "0":
@@ -79,7 +82,7 @@ def run_gunicorn(
             collect_fully_on_a_timer()
         else:
             gunicorn_errors.install(worker)
-        if worker.age == 1:  # the first worker is listening: the server answers
+        if worker.age == workers:  # the last one forked: every first worker has its socket
             announce(banner(url))
             sys.stdout.flush()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_the_master_forks_without_a_connection_and_new_workers_serve_the_same_st
 
         master = live.process.pid
         assert _database_files(_open_files(master), state) == set()
-        assert _until(lambda: len(_workers(master)) == 2)  # the banner came with the first
+        assert _until(lambda: len(_workers(master)) == 2)
         first = _workers(master)
         assert any(_database_files(_open_files(pid), state) for pid in first)
 
@@ -95,6 +96,33 @@ def test_the_master_forks_without_a_connection_and_new_workers_serve_the_same_st
         assert after.status_code == 200, after.text
         assert after.json() == before
         assert _database_files(_open_files(master), state) == set()
+
+
+def _connections(pid: int, port: int) -> int:
+    """The process's established connections on the server's port (/proc/net/tcp)."""
+    inodes = {name[8:-1] for name in _open_files(pid) if name.startswith("socket:[")}
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            established.add(fields[9])
+    return len(inodes & established)
+
+
+@READS_PROC
+def test_clients_that_connect_at_the_banner_reach_every_worker() -> None:
+    """gunicorn forks the workers up to 100 ms apart, each with its own listening socket;
+    keep-alive clients that connect as the banner appears must find them all."""
+    with LiveMock(["--workers", "2"]) as live:
+        host, port = live.url.removeprefix("http://").split(":")
+        with contextlib.ExitStack() as stack:
+            for _ in range(16):
+                client = stack.enter_context(socket.create_connection((host, int(port))))
+                client.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert client.recv(4096).startswith(b"HTTP/1.1 200")  # accepted by a worker
+            assert _until(lambda: len(_workers(live.process.pid)) == 2)
+            counts = [_connections(pid, int(port)) for pid in _workers(live.process.pid)]
+            assert sum(counts) == 16 and 0 not in counts, counts  # 16 on one: 2 in 65,536
 
 
 # -- the specs' parsed copies (yamlio.read_yaml_cached) ------------------------------
