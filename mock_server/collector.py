@@ -16,7 +16,7 @@ import threading
 import time
 
 FULL_COLLECTION_SECONDS = 60.0
-_NEVER = 2**31 - 1  # generation 1 runs before the automatic full collection would
+_NEVER = 2**31 - 1  # generation-1 runs before a full one: more than ever happen
 
 
 def collect_fully_on_a_timer() -> None:

@@ -135,10 +135,17 @@ class MockService:
     def session(self, namespace: str) -> Session:
         """Read the namespace once: clock and rule version (rules are cached per version)."""
         row = self.store.namespace(namespace)
-        faults, scenario = self._rules.get_or_make(
-            (namespace, row.rules_version), lambda: self._load_rules(namespace, row.rules_version)
-        )
+        faults, scenario = self._rules_of(namespace, row.rules_version)
         return Session(namespace, row.clock, row.clock.now(self._real_time()), faults, scenario)
+
+    def fault_rules(self, namespace: str) -> tuple[FaultRule, ...]:
+        """The namespace's fault rules, then the server's; no clock read, no Session."""
+        return self._rules_of(namespace, self.store.namespace(namespace).rules_version)[0]
+
+    def _rules_of(self, namespace: str, version: int) -> tuple[tuple[FaultRule, ...], Scenario]:
+        return self._rules.get_or_make(
+            (namespace, version), lambda: self._load_rules(namespace, version)
+        )
 
     def _load_rules(self, namespace: str, version: int) -> tuple[tuple[FaultRule, ...], Scenario]:
         own_faults, own_scenario = self.store.rules(namespace) if version else ([], {})

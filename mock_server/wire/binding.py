@@ -130,7 +130,7 @@ def may_wait(runtime: Runtime, environ: dict[str, Any]) -> bool:
         namespace = namespace_of(environ.get(_NAMESPACE_KEY))
     except ApiError:
         return False  # refused at once
-    return any(rule.action.delay is not None for rule in runtime.service.session(namespace).faults)
+    return any(rule.action.delay is not None for rule in runtime.service.fault_rules(namespace))
 
 
 def bind_spec(
