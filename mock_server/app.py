@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response
+from werkzeug.routing import Rule
 
 from .api.handlers import HANDLERS as API_HANDLERS
 from .calls import HandlerRegistry
@@ -30,10 +31,31 @@ EXTENSION = "pixxel_mock"
 DIRECT = "pixxel_mock_direct"  # the API's own router, in front of Flask's (wire/direct.py)
 
 
+class LazyBuilderRule(Rule):
+    """A rule whose URL builders are compiled on first use, not when it is added.
+
+    werkzeug writes and compiles two builder functions per rule as it is added: a
+    third of `create_app` (47 rules, ~30 ms of start-up), for URLs the mock builds
+    for a handful of rules. Matching is unchanged; a werkzeug without this method
+    simply compiles them at once again.
+    """
+
+    def _compile_builder(self, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
+        compiled: list[Callable[..., tuple[str, str]]] = []
+
+        def build(rule: Rule, **values: Any) -> tuple[str, str]:
+            if not compiled:
+                compiled.append(Rule._compile_builder(rule, append_unknown))
+            return compiled[0](rule, **values)
+
+        return build
+
+
 def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     """Build a mock app. `config` is a MockConfig, a mapping of its fields, or None."""
     runtime = Runtime.build(MockConfig.coerce(config))
     app = Flask(__name__)
+    app.url_rule_class = LazyBuilderRule
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = True
     app.config["MAX_CONTENT_LENGTH"] = runtime.config.max_body_bytes

@@ -20,7 +20,7 @@ from ..model.store import Store
 from ..model.timefmt import rfc3339
 from ..spec import ApiSpec, Operation, compile_schema, first_error
 from ..wire.errors import ApiError
-from ..yamlio import read_yaml
+from ..yamlio import read_yaml_cached
 from .replay import parse_recording, read_recording, spec_violations
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class ScenarioLoader:
 
     def load(self, path: Path) -> ScenarioFile:
         try:
-            content = read_yaml(path) or {}
+            content = read_yaml_cached(path) or {}
         except (OSError, ValueError) as exc:
             raise ScenarioError(f"scenario {path}: {exc}") from exc
         return self._scenario(path, content)

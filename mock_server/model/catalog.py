@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..yamlio import read_yaml
+from ..yamlio import read_yaml_cached
 from .timefmt import parse_rfc3339
 
 FIXTURE_FILES = ("projects.yaml", "keys.yaml", "blocks.yaml", "workflows.yaml")
@@ -163,7 +163,7 @@ def load_catalog(directory: Path) -> Catalog:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = read_yaml(path)
+        data = read_yaml_cached(path)
     except FileNotFoundError as exc:
         raise FixtureError(f"missing fixture file {path}") from exc
     except yaml.YAMLError as exc:
