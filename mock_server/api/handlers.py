@@ -146,7 +146,7 @@ def _rendered(call: Call, job: JobView, summary: bool = False) -> bytes:
     cached = call.runtime.rendered_jobs.get(key)
     if cached is None or cached[0] is not job.state:
         state = job.state
-        view = views.job_summary(job) if summary else views.job(job, call.runtime.service)
+        view = views.job_summary(job) if summary else views.job(job)
         states = encoded_states(job_states(state.status, (t.status for t in state.tasks)))
         cached = call.runtime.rendered_jobs.put(key, (state, to_json(view), states))
     if not summary:

@@ -7,7 +7,7 @@ from typing import Any
 from ..model.catalog import BlockVersion, Project, Workflow
 from ..model.lifecycle import TaskState
 from ..model.packages import ARTIFACT_FORMATS, output_file_name
-from ..model.service import DownloadView, JobView, MockService
+from ..model.service import DownloadView, JobView
 from ..model.timefmt import go_duration, rfc3339
 
 BLOCK_STATUS_CODES = {"released": 1, "deprecated": 2, "disabled": 3, "draft": 0}
@@ -115,13 +115,13 @@ def job_summary(view: JobView) -> dict[str, Any]:
     }
 
 
-def job(view: JobView, service: MockService) -> dict[str, Any]:
+def job(view: JobView) -> dict[str, Any]:
     state = view.state
     outputs = {t.plan.template.name: t for t in state.tasks}
     created_at = rfc3339(view.record.created_at)  # every task's too
     return {
         **job_summary(view),
-        "tasks": [task(view, t, outputs, service, created_at) for t in state.tasks],
+        "tasks": [task(view, t, outputs, created_at) for t in state.tasks],
         "val_errors": [],
         "spec": view.workflow.spec(),
         "exec_created_at": rfc3339(state.exec_created_at),
@@ -133,13 +133,12 @@ def task(
     view: JobView,
     t: TaskState,
     by_name: dict[str, TaskState],
-    service: MockService,
     created_at: str,
 ) -> dict[str, Any]:
     template = t.plan.template
     failure = t.plan.failure if t.status == "failed" else None
     return {
-        "id": service.task_id(view, t),
+        "id": t.plan.id,
         "info_logs": _logs(t),
         "created_at": created_at,
         "updated_at": rfc3339(t.updated_at),

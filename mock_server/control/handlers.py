@@ -288,7 +288,7 @@ def inspect_jobs(call: Call) -> Reply:
     service = call.runtime.service
     jobs = []
     for job, downloads in service.inspect_jobs(call.session):
-        task_names = {service.task_id(job, t): t.plan.template.name for t in job.state.tasks}
+        task_names = {t.plan.id: t.plan.template.name for t in job.state.tasks}
         jobs.append(
             {
                 "id": job.record.id,

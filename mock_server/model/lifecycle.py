@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .catalog import TaskFailure, TaskTemplate, Workflow
-from .ids import unit_interval
+from .ids import derived_uuid, unit_interval
 
 JOB_STATUSES = ("queued", "running", "completed", "failed")
 TASK_STATUSES = ("created", "inprogress", "completed", "failed")
@@ -83,6 +83,7 @@ class JobRecord:
 @dataclass(frozen=True)
 class TaskPlan:
     template: TaskTemplate
+    id: str  # derived from the job's id: made once per job, not at each answer
     duration: float
     start: float | None
     end: float | None
@@ -178,6 +179,7 @@ def plan_job(record: JobRecord, workflow: Workflow, seed: int, queue_seconds: fl
     plans = tuple(
         TaskPlan(
             template=task,
+            id=derived_uuid(record.id, "task", task.name),
             duration=durations[task.name],
             start=start.get(task.name),
             end=end.get(task.name),

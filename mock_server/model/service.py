@@ -324,7 +324,7 @@ class MockService:
         self, key: ApiKey, session: Session, workflow_id: str, job_id: str, task_id: str
     ) -> DownloadView:
         job = self._job(key, session, workflow_id, job_id)
-        task = next((t for t in job.state.tasks if self.task_id(job, t) == task_id), None)
+        task = next((t for t in job.state.tasks if t.plan.id == task_id), None)
         if task is None:
             raise AccessDenied("forbidden", NO_ACCESS)
         if task.status != "completed":
@@ -334,9 +334,6 @@ class MockService:
                 {"status": task.status},
             )
         return self._open_download(session, job, task_id, self.settings.task_package_seconds)
-
-    def task_id(self, job: JobView, task: Any) -> str:
-        return derived_uuid(job.record.id, "task", task.plan.template.name)
 
     def _open_download(
         self, session: Session, job: JobView, task_id: str, preparation: float
@@ -417,11 +414,7 @@ class MockService:
     def _build_package(self, record: DownloadRecord, job_record: JobRecord, now: float) -> bytes:
         workflow = self.catalog.workflows[record.workflow_id]
         job = self._view(job_record, workflow, now)
-        tasks = [
-            t
-            for t in job.state.tasks
-            if not record.task_id or self.task_id(job, t) == record.task_id
-        ]
+        tasks = [t for t in job.state.tasks if not record.task_id or t.plan.id == record.task_id]
         files = [f for t in tasks for f in packages.task_output_files(job.record.id, t)]
         if not record.task_id:
             files += packages.job_input_files(job.record.id, job.state)
@@ -435,7 +428,7 @@ class MockService:
             "task_id": record.task_id or None,
             "tasks": [
                 {
-                    "id": self.task_id(job, t),
+                    "id": t.plan.id,
                     "name": t.plan.template.name,
                     "status": t.status,
                     "block": {
