@@ -61,10 +61,13 @@ class InlineBridge:
             status, headers, chunks = self._call(environ)
         try:  # after a drop, what is sent goes nowhere
             await send({"type": "http.response.start", "status": status, "headers": headers})
+            last = b""  # held back one chunk: the last goes with the end (one send less)
             for chunk in chunks:
                 if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+                    if last:
+                        await send({"type": "http.response.body", "body": last, "more_body": True})
+                    last = chunk
+            await send({"type": "http.response.body", "body": last})
         except OSError:  # the client is gone
             pass
         finally:
