@@ -9,6 +9,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .api.queued import QueuedAnswers
 from .config import MockConfig
 from .faults.replay import parse_recording
 from .faults.scenarios import ScenarioFile, ScenarioLoader, install_recordings, server_rules
@@ -38,6 +39,7 @@ class Runtime:
     rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes, str]] = field(
         default_factory=lambda: BoundedCache(4096)
     )
+    queued_answers: QueuedAnswers = field(default_factory=QueuedAnswers)
 
     @classmethod
     def build(cls, config: MockConfig) -> Runtime:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from mock_server import runtime_of
 from mock_server.model.service import BAD_KEY, NO_ACCESS
 
 from .conftest import advance
@@ -412,3 +414,20 @@ def test_lists_see_jobs_written_by_another_worker_at_once(tmp_path: Path) -> Non
     finally:
         runtime_of(first).close()
         runtime_of(second).close()
+
+
+def test_a_new_job_answered_from_its_workflow_template_reads_the_same_when_fetched(
+    app: Flask, client: FlaskClient
+) -> None:
+    """createJob fills a per-workflow template (api/queued.py) instead of planning the job:
+    for every workflow, the answer is byte for byte what a read at the same moment shows."""
+    runtime = runtime_of(app)
+    for workflow in runtime.catalog.workflows.values():
+        key = next(k for k in runtime.catalog.keys.values() if workflow.project_id in k.project_ids)
+        headers = {"Authorization": key.key}
+        path = f"/v0/workflows/{workflow.id}/jobs"
+        created = client.post(f"{path}?project_id={workflow.project_id}", headers=headers)
+        assert created.status_code == 200, created.json
+        assert runtime.queued_answers.proved(workflow.id), workflow.name
+        fetched = client.get(f"{path}/{created.json['id']}", headers=headers)
+        assert fetched.data == created.data

@@ -125,10 +125,19 @@ def list_jobs(call: Call) -> Reply:
 
 @HANDLERS("createJob")
 def create_job(call: Call) -> Reply:
-    job = call.runtime.service.create_job(
+    service = call.runtime.service
+    record, workflow = service.create_job(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "project_id")
     )
-    return 200, _rendered(call, job)
+    if service.queued_on_creation(record):
+        names = [task.name for task in workflow.tasks]
+        answer = call.runtime.queued_answers.answer(
+            record, names, lambda r: _encoded(service.view(r, workflow, r.created_at))
+        )
+        if answer is not None:
+            call.observe(answer[1])
+            return 200, answer[0]
+    return 200, _rendered(call, service.view(record, workflow, call.session.now))
 
 
 @HANDLERS("getJob")
@@ -145,13 +154,17 @@ def _rendered(call: Call, job: JobView, summary: bool = False) -> bytes:
     key = (job.record.namespace, job.record.id, job.record.created_by, summary)
     cached = call.runtime.rendered_jobs.get(key)
     if cached is None or cached[0] is not job.state:
-        state = job.state
-        view = views.job_summary(job) if summary else views.job(job)
-        states = encoded_states(job_states(state.status, (t.status for t in state.tasks)))
-        cached = call.runtime.rendered_jobs.put(key, (state, to_json(view), states))
+        cached = call.runtime.rendered_jobs.put(key, (job.state, *_encoded(job, summary)))
     if not summary:
         call.observe(cached[2])
     return cached[1]
+
+
+def _encoded(job: JobView, summary: bool = False) -> tuple[bytes, str]:
+    """A job's JSON (whole, or its list summary) and the states it shows."""
+    view = views.job_summary(job) if summary else views.job(job)
+    state = job.state
+    return to_json(view), encoded_states(job_states(state.status, (t.status for t in state.tasks)))
 
 
 @HANDLERS("downloadJob")

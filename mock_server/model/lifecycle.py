@@ -153,6 +153,18 @@ class JobState:
         return self.finished_at - self.plan.started_at
 
 
+def task_id(job_id: str, task_name: str) -> str:
+    """A task's id: named by its job and its name, so it is the same at every read."""
+    return derived_uuid(job_id, "task", task_name)
+
+
+def is_queued_when_created(record: JobRecord, queue_seconds: float) -> bool:
+    """Whether the job reads as just queued at its creation, whatever its plan.
+
+    Job overrides are left to the plan (a scenario's job may show more)."""
+    return queue_seconds > 0 and record.overrides == JobOverrides() and record.polls == 0
+
+
 def plan_job(record: JobRecord, workflow: Workflow, seed: int, queue_seconds: float) -> JobPlan:
     """Fix each task's start and end. Pure and deterministic for (record, workflow, seed)."""
     started_at = record.created_at + queue_seconds
@@ -179,7 +191,7 @@ def plan_job(record: JobRecord, workflow: Workflow, seed: int, queue_seconds: fl
     plans = tuple(
         TaskPlan(
             template=task,
-            id=derived_uuid(record.id, "task", task.name),
+            id=task_id(record.id, task.name),
             duration=durations[task.name],
             start=start.get(task.name),
             end=end.get(task.name),

@@ -17,7 +17,7 @@ from .catalog import ApiKey, BlockVersion, Catalog, Project, Workflow
 from .clock import Clock
 from .faults import FaultRule, Scenario, merge_scenarios
 from .ids import derived_uuid
-from .lifecycle import JobPlan, JobRecord, JobState, evaluate, plan_job
+from .lifecycle import JobPlan, JobRecord, JobState, evaluate, is_queued_when_created, plan_job
 from .store import DownloadRecord, Store
 from .timefmt import utc_day
 
@@ -243,7 +243,9 @@ class MockService:
     # -- jobs --------------------------------------------------------------
     def create_job(
         self, key: ApiKey, session: Session, workflow_id: str, project_id: str
-    ) -> JobView:
+    ) -> tuple[JobRecord, Workflow]:
+        """Store a new job. No plan yet: while `queued_on_creation`, its answer needs none
+        (api/queued.py), and the first read makes it; otherwise the caller asks `view`."""
         workflow = self.workflow(key, workflow_id, project_id)
         seed, namespace = self.settings.seed, session.namespace
 
@@ -260,15 +262,17 @@ class MockService:
                 overrides=session.scenario.overrides_for(workflow.id, job_id),
             )
 
-        record = self.store.insert_job(namespace, build)
-        return self._view(record, workflow, session.now)
+        return self.store.insert_job(namespace, build), workflow
+
+    def queued_on_creation(self, record: JobRecord) -> bool:
+        return is_queued_when_created(record, self.settings.queue_seconds)
 
     def list_jobs(
         self, key: ApiKey, session: Session, workflow_id: str, filters: dict[str, str]
     ) -> list[JobView]:
         workflow = self.workflow(key, workflow_id)
         views = [
-            self._view(record, workflow, session.now)
+            self.view(record, workflow, session.now)
             for record in self.store.jobs(session.namespace, workflow.id)
             if ("id" not in filters or record.id == filters["id"])
             and ("created_by" not in filters or record.created_by == filters["created_by"])
@@ -292,9 +296,9 @@ class MockService:
             record = self.store.job(session.namespace, job_id)
         if record is None or record.workflow_id != workflow.id:
             raise AccessDenied("forbidden", NO_ACCESS)
-        return self._view(record, workflow, session.now)
+        return self.view(record, workflow, session.now)
 
-    def _view(self, record: JobRecord, workflow: Workflow, now: float) -> JobView:
+    def view(self, record: JobRecord, workflow: Workflow, now: float) -> JobView:
         """The job at `now`; a state is reused while nothing in it can have changed."""
         # the whole record but its poll count: ids repeat after a reset (they are seeded)
         key = (record.namespace, record.id, record.created_at, record.workflow_id, record.overrides)
@@ -387,7 +391,7 @@ class MockService:
             downloads.setdefault(record.job_id, []).append(self._download_view(session, record))
         return [
             (
-                self._view(record, self.catalog.workflows[record.workflow_id], session.now),
+                self.view(record, self.catalog.workflows[record.workflow_id], session.now),
                 downloads.get(record.id, []),
             )
             for record in self.store.jobs(session.namespace)
@@ -413,7 +417,7 @@ class MockService:
 
     def _build_package(self, record: DownloadRecord, job_record: JobRecord, now: float) -> bytes:
         workflow = self.catalog.workflows[record.workflow_id]
-        job = self._view(job_record, workflow, now)
+        job = self.view(job_record, workflow, now)
         tasks = [t for t in job.state.tasks if not record.task_id or t.plan.id == record.task_id]
         files = [f for t in tasks for f in packages.task_output_files(job.record.id, t)]
         if not record.task_id:
