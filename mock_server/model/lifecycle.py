@@ -159,9 +159,8 @@ def task_id(job_id: str, task_name: str) -> str:
 
 
 def is_queued_when_created(record: JobRecord, queue_seconds: float) -> bool:
-    """Whether the job reads as just queued at its creation, whatever its plan.
-
-    Job overrides are left to the plan (a scenario's job may show more)."""
+    """Whether the job surely reads as queued, every task created, when it is created:
+    any plan shows that for `queue_seconds`. Jobs a scenario changes are left out."""
     return queue_seconds > 0 and record.overrides == JobOverrides() and record.polls == 0
 
 
