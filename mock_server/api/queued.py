@@ -36,9 +36,10 @@ class QueuedAnswer:
     states: str  # what the answer shows: the job queued, its tasks created
 
     def fill(self, values: Sequence[str]) -> bytes:
+        encoded = [to_json(value) for value in values]  # the time shows 2 + 2 per task times
         parts = [self.segments[0]]
         for slot, segment in zip(self.slots, self.segments[1:], strict=True):
-            parts += (to_json(values[slot]), segment)
+            parts += (encoded[slot], segment)
         return b"".join(parts)
 
 
