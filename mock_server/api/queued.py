@@ -3,9 +3,10 @@
 A job that has just been created shows nothing of its plan: every task is `created`
 with no times, the job is `queued`, and only its id, its creator, its creation time
 and its tasks' ids differ from one job of a workflow to the next. Planning, evaluating
-and rendering it anyway was a third of createJob's CPU, and a poll on the other worker
-plans it again. So the answer is filled into the JSON of a prototype job instead, and
-the plan is made when the job is first read.
+and rendering it anyway was half of createJob's instructions in-process and about a
+third of its server CPU, and a read on the other worker plans it again. So the answer
+is filled into the JSON of a prototype job instead, and the plan is made when the job
+is first read.
 
 The template is proved before it is used: two prototype jobs are rendered the usual
 way, the first is cut at its variable strings, and the cut must give back the second,
