@@ -130,9 +130,8 @@ def create_job(call: Call) -> Reply:
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "project_id")
     )
     if service.queued_on_creation(record):
-        names = [task.name for task in workflow.tasks]
         answer = call.runtime.queued_answers.answer(
-            record, names, lambda r: _encoded(service.view(r, workflow, r.created_at))
+            record, workflow, lambda r: _encoded(service.view(r, workflow, r.created_at))
         )
         if answer is not None:
             call.observe(answer[1])

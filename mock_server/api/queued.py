@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..model.catalog import Workflow
+from ..model.ids import derived_uuid
 from ..model.lifecycle import JobRecord, task_id
 from ..model.timefmt import rfc3339
 from ..wire.errors import to_json
@@ -32,11 +34,13 @@ Render = Callable[[JobRecord], tuple[bytes, str]]  # a job's JSON and its states
 
 @dataclass(frozen=True)
 class QueuedAnswer:
+    task_names: tuple[str, ...]
     segments: tuple[bytes, ...]  # the JSON between the values
     slots: tuple[int, ...]  # which value goes after each segment but the last
     states: str  # what the answer shows: the job queued, its tasks created
 
-    def fill(self, values: Sequence[str]) -> bytes:
+    def fill(self, record: JobRecord) -> bytes:
+        values = job_values(record, self.task_names)
         encoded = [to_json(value) for value in values]  # the time shows 2 + 2 per task times
         parts = [self.segments[0]]
         for slot, segment in zip(self.slots, self.segments[1:], strict=True):
@@ -59,7 +63,7 @@ def make_template(
 ) -> QueuedAnswer | None:
     """The proved template for these prototypes' workflow, or None."""
     (first_json, states), (second_json, _) = (render(p) for p in prototypes)
-    first, second = (job_values(p, task_names) for p in prototypes)
+    first = job_values(prototypes[0], task_names)
     if len(set(first)) != len(first):
         return None
     slot_of = {to_json(value): slot for slot, value in enumerate(first)}
@@ -70,8 +74,8 @@ def make_template(
         slots.append(slot_of[match.group()])
         start = match.end()
     segments.append(first_json[start:])
-    answer = QueuedAnswer(tuple(segments), tuple(slots), states)
-    return answer if answer.fill(second) == second_json else None
+    answer = QueuedAnswer(tuple(task_names), tuple(segments), tuple(slots), states)
+    return answer if answer.fill(prototypes[1]) == second_json else None
 
 
 class QueuedAnswers:
@@ -85,14 +89,15 @@ class QueuedAnswers:
         return self._templates.get(workflow_id) is not None
 
     def answer(
-        self, record: JobRecord, task_names: Sequence[str], render: Render
+        self, record: JobRecord, workflow: Workflow, render: Render
     ) -> tuple[bytes, str] | None:
         """The new job's JSON and states, or None if its workflow has no proved template."""
         if record.workflow_id not in self._templates:
+            task_names = [task.name for task in workflow.tasks]
             prototypes = [
                 JobRecord(
                     namespace=record.namespace,
-                    id=task_id(record.workflow_id, f"prototype {n}"),
+                    id=derived_uuid("prototype job", record.workflow_id, n),
                     seq=0,
                     workflow_id=record.workflow_id,
                     project_id=record.project_id,
@@ -105,4 +110,4 @@ class QueuedAnswers:
         template = self._templates[record.workflow_id]
         if template is None:
             return None
-        return template.fill(job_values(record, task_names)), template.states
+        return template.fill(record), template.states
