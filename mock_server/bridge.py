@@ -5,7 +5,8 @@ every keep-alive connection between its poller and its pool, each taking the GIL
 its asyncio worker costs ~120 µs. The mock's own work is CPU-bound and two workers already
 use both cores, so a request runs to its end on the loop's thread: no hand-off, and no
 threads of one worker queueing for the GIL and the write lock (createJob's extra context
-switches, README Performance). A request that may wait on purpose (a `Prefer` header, a
+switches, README Performance); only a job insert pauses it, in a greenlet, until the
+group commit that ends the loop's turn (groupcommit.py). A request that may wait on purpose (a `Prefer` header, a
 fault rule with a delay) runs on the worker's thread pool instead, so that its wait
 holds up no other connection.
 """
@@ -23,6 +24,7 @@ from urllib.parse import unquote_to_bytes
 
 from gunicorn.asgi.protocol import ASGIProtocol
 
+from .groupcommit import LoopRequests
 from .gunicorn_errors import error_bytes
 from .wire.request_state import DROP_KEY
 
@@ -49,6 +51,7 @@ class InlineBridge:
         # threads start on first use, in the worker: the pool crosses gunicorn's fork unused
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="waiting-request")
         self._max_body_bytes = max_body_bytes
+        self._on_loop = LoopRequests()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -58,7 +61,7 @@ class InlineBridge:
             loop = asyncio.get_running_loop()
             status, headers, chunks = await loop.run_in_executor(self._pool, self._call, environ)
         else:
-            status, headers, chunks = self._call(environ)
+            status, headers, chunks = await self._on_loop.run(self._call, environ)
         try:  # after a drop, what is sent goes nowhere
             await send({"type": "http.response.start", "status": status, "headers": headers})
             last = b""  # held back one chunk: the last goes with the end (one send less)

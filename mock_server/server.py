@@ -27,6 +27,7 @@ from .app import create_app, runtime_of
 from .bridge import InlineBridge, MockProtocol
 from .collector import collect_fully_on_a_timer
 from .config import MockConfig
+from .groupcommit import GroupCommit
 from .wire.binding import may_wait
 
 
@@ -122,7 +123,9 @@ def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) 
         temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-mock-"))
         config = replace(config, state_file=temp_dir / "state.sqlite")
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
-    runtime_of(app).store.forget_journal_writers()
+    store = runtime_of(app).store
+    store.forget_journal_writers()
+    store.route_job_inserts(GroupCommit(store).insert)
     bridge = InlineBridge(app, may_wait_for(app), threads, config.max_body_bytes)
     try:
         run_gunicorn(

@@ -86,6 +86,9 @@ CREATE TABLE IF NOT EXISTS journal (
 """
 
 
+BuildJob = Callable[[int], JobRecord]
+
+
 class StateFileError(RuntimeError):
     """The state file exists but is not one of ours, or is damaged: never reset it silently."""
 
@@ -157,6 +160,7 @@ class Store:
         self._write_lock = threading.Lock()  # threads of a process queue here, not in SQLite's
         # busy handler, whose sleeps would add milliseconds to every contended write
         self._write_gate = WriteGate(self.path.with_name(self.path.name + ".lock"))  # processes
+        self._job_inserter = self.insert_one
         self._check_and_init()
 
     # -- connections -------------------------------------------------------
@@ -317,7 +321,8 @@ class Store:
         for old in evicted:
             for table in ("jobs", "downloads", "fault_counts", "journal", "namespaces"):
                 conn.execute(f"DELETE FROM {table} WHERE namespace=?", (old,))
-        self._local.evicted = bool(evicted)
+        if evicted:  # a batch of inserts may create several namespaces
+            self._local.evicted = True
 
     def set_clock(self, namespace: str, clock: Clock) -> None:
         with self.transaction(invalidates=True) as conn:
@@ -407,21 +412,54 @@ class Store:
         return dict(rows)
 
     # -- jobs --------------------------------------------------------------
-    def insert_job(self, namespace: str, build: Callable[[int], JobRecord]) -> JobRecord:
-        """Insert the job that `build(seq)` returns, seq being the namespace's next number."""
+    def insert_job(self, namespace: str, build: BuildJob) -> JobRecord:
+        """Insert the job that `build(seq)` returns, seq being the namespace's next number.
+
+        Through `route_job_inserts`, the server may gather the inserts of several requests
+        into one transaction (mock_server/groupcommit.py); it returns once the job is committed."""
+        return self._job_inserter(namespace, build)
+
+    def route_job_inserts(self, inserter: Callable[[str, BuildJob], JobRecord]) -> None:
+        self._job_inserter = inserter
+
+    def insert_one(self, namespace: str, build: BuildJob) -> JobRecord:
+        outcome = self.insert_jobs([(namespace, build)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def insert_jobs(self, requests: list[tuple[str, BuildJob]]) -> list[JobRecord | Exception]:
+        """Insert a job for each (namespace, build) in one transaction: one lock, one
+        commit and one reload of pages another process changed, for all of them.
+
+        A build that raises fails its own job only; a failed transaction fails them all."""
+        outcomes: list[JobRecord | Exception] = []
+        next_seq: dict[str, int] = {}
         with self.transaction() as conn:
-            seq = conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs WHERE namespace=?", (namespace,)
-            ).fetchone()[0]
-            record = build(seq)
             self._fresh()  # under the write lock: sees any reset or eviction committed before
-            if namespace not in self._stored_namespaces:
-                self._ensure_namespace(conn, namespace)
-            conn.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _job_row(record))
+            for namespace, build in requests:
+                seq = (
+                    next_seq.get(namespace)
+                    or conn.execute(
+                        "SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs WHERE namespace=?", (namespace,)
+                    ).fetchone()[0]
+                )
+                try:
+                    record = build(seq)
+                except Exception as exc:  # handed to its own request
+                    outcomes.append(exc)
+                    continue
+                if namespace not in self._stored_namespaces and namespace not in next_seq:
+                    self._ensure_namespace(conn, namespace)
+                conn.execute(
+                    "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _job_row(record)
+                )
+                next_seq[namespace] = seq + 1
+                outcomes.append(record)
         if not self._local.evicted:
-            self._stored_namespaces.add(namespace)
-        self._inserted.bump()  # before the answer leaves: every worker lists the job at once
-        return record
+            self._stored_namespaces.update(next_seq)
+        self._inserted.bump()  # before the answers leave: every worker lists the jobs at once
+        return outcomes
 
     def job(self, namespace: str, job_id: str) -> JobRecord | None:
         """A job record; records only change through polls, reset and import (epoch)."""
