@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -35,6 +36,7 @@ class Runtime:
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
+    built_by: int = field(default_factory=os.getpid)  # forked workers inherit the runtime
     recordings: BoundedCache[str, Recording] = field(default_factory=lambda: BoundedCache(8))
     rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes, str]] = field(
         default_factory=lambda: BoundedCache(4096)
@@ -64,6 +66,7 @@ class Runtime:
             Clock(mode=config.clock_mode, speed=config.speed, sim_anchor=start, real_anchor=now),
             journal_size=config.journal_size,
             max_namespaces=config.max_namespaces,
+            synced=config.state_file is not None,
         )
         install_recordings(chosen, store)
         settings = Settings(
@@ -88,7 +91,7 @@ class Runtime:
             temp_dir=temp_dir,
         )
         if temp_dir is not None:  # an app nobody closes still leaves no files behind
-            weakref.finalize(runtime, _discard, store, temp_dir)
+            weakref.finalize(runtime, _discard, store, temp_dir, runtime.built_by)
         return runtime
 
     def recording(self, recording_id: str) -> Recording | None:
@@ -102,11 +105,14 @@ class Runtime:
         return cached
 
     def close(self) -> None:
-        """Close this thread's connection and remove a temporary state file."""
-        _discard(self.store, self.temp_dir)
+        """Close this thread's connection and remove a temporary state file: in the process
+        that built the runtime only (a worker leaving `serve` unwinds through its caller)."""
+        _discard(self.store, self.temp_dir, self.built_by)
 
 
-def _discard(store: Store, temp_dir: Path | None) -> None:
+def _discard(store: Store, temp_dir: Path | None, owner: int) -> None:
+    if os.getpid() != owner:  # a forked worker exiting: the file is its server's
+        return
     store.close()  # stops the journal flusher before its file goes
     if temp_dir is not None:
         shutil.rmtree(temp_dir, ignore_errors=True)

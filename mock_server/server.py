@@ -9,12 +9,9 @@ connections on the same file.
 from __future__ import annotations
 
 import gc
-import shutil
 import socket
 import sys
-import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,14 +115,10 @@ def _free_port(host: str) -> int:
 
 def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) -> None:
     """Run until interrupted. Without --state-file the state lives in a temp dir removed at exit."""
-    temp_dir = None
-    if config.state_file is None:
-        temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-mock-"))
-        config = replace(config, state_file=temp_dir / "state.sqlite")
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
-    store = runtime_of(app).store
-    store.forget_journal_writers()
-    store.route_job_inserts(GroupCommit(store).insert)
+    runtime = runtime_of(app)
+    runtime.store.forget_journal_writers()
+    runtime.store.route_job_inserts(GroupCommit(runtime.store).insert)
     bridge = InlineBridge(app, may_wait_for(app), threads, config.max_body_bytes)
     try:
         run_gunicorn(
@@ -133,12 +126,11 @@ def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) 
             f"{host}:{port}",
             workers,
             threads,
-            lambda url: startup_banner(config, url, workers, threads),
+            lambda url: startup_banner(config, url, workers, threads, runtime.store.path),
             inline=True,
         )
     finally:
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+        runtime.close()  # in the server's process only: a temporary state file goes
 
 
 def may_wait_for(app: Flask) -> Callable[[dict[str, Any]], bool]:
@@ -161,8 +153,10 @@ def app_for_workers(config: MockConfig) -> Flask:
     return app
 
 
-def startup_banner(config: MockConfig, url: str, workers: int, threads: int) -> str:
-    state = str(config.state_file) if config.state_file else "temporary"
+def startup_banner(
+    config: MockConfig, url: str, workers: int, threads: int, state_file: Path
+) -> str:
+    state = str(state_file) if config.state_file else f"{state_file} (temporary)"
     return "\n".join(
         [
             f"pixxel-mock listening on {url}",

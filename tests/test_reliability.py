@@ -14,6 +14,7 @@ import requests
 from flask.testing import FlaskClient
 
 from mock_server import create_app
+from mock_server.app import runtime_of
 from mock_server.live import LiveMock
 
 from .helpers import AGRI, ALPHA, BETA, JOURNEYS, URBAN, WF_LINEAR, WF_MANY, check_progression
@@ -238,6 +239,16 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
         },
     )
     assert len(acknowledged.jobs) > rounds and acknowledged.downloads
+
+
+def test_only_a_kept_state_file_is_synced_to_disk(tmp_path: Path) -> None:
+    """A checkpoint's fsync stalls the commits around it; a temporary file is not kept
+    past its server, so it is never synced. Neither is needed to survive kill -9."""
+    temporary = create_app({"clock_mode": "manual"})  # its file goes with the app
+    kept = create_app({"state_file": str(tmp_path / "kept.sqlite")})
+    synchronous = "PRAGMA synchronous"
+    assert runtime_of(temporary).store._connection().execute(synchronous).fetchone() == (0,)
+    assert runtime_of(kept).store._connection().execute(synchronous).fetchone() == (1,)
 
 
 def test_namespaces_are_capped_and_the_oldest_evicted() -> None:
