@@ -101,23 +101,23 @@ def test_the_master_forks_without_a_connection_and_new_workers_serve_the_same_st
 
 @READS_PROC
 def test_a_temporary_state_file_outlives_the_workers_and_goes_with_the_server() -> None:
-    live = LiveMock(["--workers", "2"])
-    assert _until(lambda: "(temporary)" in "".join(live.output))
-    state = Path(re.search(r"state: (\S+) \(temporary\)", "".join(live.output)).group(1))
-    created = requests.post(
-        f"{live.url}/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}", headers=ALPHA
-    ).json()
-    master = live.process.pid
-    assert _until(lambda: len(_workers(master)) == 2)
-    first = _workers(master)
-    for pid in first:
-        os.kill(pid, signal.SIGTERM)  # a worker's clean exit runs the app's finalizers
-    assert _until(lambda: len(_workers(master) - first) == 2)
-    assert _until(lambda: _answers(live.url))
-    job_url = f"{live.url}/v0/workflows/{WF_LINEAR}/jobs/{created['id']}"
-    assert requests.get(job_url, headers=ALPHA).status_code == 200
-    assert state.exists()
-    assert live.stop() == 0
+    with LiveMock(["--workers", "2"]) as live:
+        assert _until(lambda: "(temporary)" in "".join(live.output))
+        state = Path(re.search(r"state: (\S+) \(temporary\)", "".join(live.output)).group(1))
+        created = requests.post(
+            f"{live.url}/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}", headers=ALPHA
+        ).json()
+        master = live.process.pid
+        assert _until(lambda: len(_workers(master)) == 2)
+        first = _workers(master)
+        for pid in first:
+            os.kill(pid, signal.SIGTERM)  # a worker's clean exit unwinds through `serve`
+        assert _until(lambda: len(_workers(master) - first) == 2)
+        assert _until(lambda: _answers(live.url))
+        job_url = f"{live.url}/v0/workflows/{WF_LINEAR}/jobs/{created['id']}"
+        assert requests.get(job_url, headers=ALPHA).status_code == 200
+        assert state.exists()
+        assert live.stop() == 0
     assert not state.parent.exists()
 
 
