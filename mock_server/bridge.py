@@ -6,9 +6,9 @@ its asyncio worker costs ~120 µs. The mock's own work is CPU-bound and two work
 use both cores, so a request runs to its end on the loop's thread: no hand-off, and no
 threads of one worker queueing for the GIL and the write lock (createJob's extra context
 switches, README Performance); only a job insert pauses it, in a greenlet, until the
-group commit that ends the loop's turn (groupcommit.py). A request that may wait on purpose (a `Prefer` header, a
-fault rule with a delay) runs on the worker's thread pool instead, so that its wait
-holds up no other connection.
+group commit that ends the loop's turn (groupcommit.py). A request that may wait on
+purpose (a `Prefer` header, a fault rule with a delay) runs on the worker's thread pool
+instead, so that its wait holds up no other connection.
 """
 
 from __future__ import annotations
