@@ -13,7 +13,7 @@ install:
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -m compileall -q mock_server contract_tests  # bytecode even where PYTHONDONTWRITEBYTECODE is set: ~60-90 ms of every start
+	$(BIN)/python -m compileall -q pixxel_mock mock_server contract_tests  # bytecode even where PYTHONDONTWRITEBYTECODE is set: ~60-90 ms of every start
 	npm ci --no-audit --no-fund --loglevel=error
 	scripts/install-browser.sh
 

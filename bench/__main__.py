@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
-from mock_server.live import LiveMock
-from mock_server.resources import API_SPEC
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.spec.resources import API_SPEC
 
 from .loads import WORKLOADS, Workload, lua_script, parse_wrk
 from .measures import cpu_seconds, lifecycle_cost, scale_run, startup_seconds
@@ -361,7 +360,7 @@ def contract_seconds() -> float:
             [
                 sys.executable,
                 "-m",
-                "mock_server",
+                "pixxel_mock.server",
                 "contract",
                 f"--report-dir={reports}",
                 f"--junit-xml={reports}/j.xml",

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mock_server import MockConfig, create_app
+from pixxel_mock.server import MockConfig, create_app
 
 
 def create() -> Any:

@@ -33,9 +33,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from pixxel_mock.server import MockConfig, create_app
 from werkzeug.test import EnvironBuilder
-
-from mock_server import MockConfig, create_app
 
 from .loads import WORKLOADS, Request, Workload
 

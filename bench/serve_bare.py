@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from mock_server.bridge import InlineBridge, never_waits
-from mock_server.config import MockConfig
-from mock_server.server import run_gunicorn
+from pixxel_mock.server.app.config import MockConfig
+from pixxel_mock.server.serving.bridge import InlineBridge, never_waits
+from pixxel_mock.server.serving.gunicorn import run_gunicorn
 
 from .bare_app import create_bare_app
 

@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import requests
-
-from mock_server.live import LiveMock
+from pixxel_mock.contract.live import LiveMock
 
 from .measures import rss_kib
 

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from pixxel_mock.server.cli import DefaultsHelp
+
 SUITE = Path(__file__).with_name("suite.py")
 
 
@@ -19,7 +21,7 @@ def register(commands: Any) -> None:
             "key comes from PIXXEL_API_KEY, job creation is skipped unless --allow-writes, "
             "and requests are rate limited (10/s by default)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     contract.add_argument("--base-url", default=None, help="live target; default: in-process mock")
     contract.add_argument("--max-examples", type=int, default=25, help="examples per operation")
@@ -58,7 +60,7 @@ def register(commands: Any) -> None:
         description="Forwards every request to --upstream unchanged and checks requests and "
         "responses against the contract; violations go to /__mock/requests and to the "
         "X-Pixxel-Contract-Violations response header.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     proxy.add_argument("--upstream", required=True, help="e.g. https://api.pixxel.space")
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -118,9 +120,8 @@ def run_contract(args: argparse.Namespace) -> int:
 
 
 def run_validate_traffic(args: argparse.Namespace) -> int:
-    from mock_server.wire.traffic import TrafficFormatError
-
-    from .traffic import validate_traffic
+    from pixxel_mock.contract.traffic import validate_traffic
+    from pixxel_mock.server.checking.traffic import TrafficFormatError
 
     try:
         count, findings = validate_traffic(args.file)
@@ -134,7 +135,7 @@ def run_validate_traffic(args: argparse.Namespace) -> int:
 
 
 def run_proxy(args: argparse.Namespace) -> int:
-    from .proxy import run
+    from pixxel_mock.contract.proxy import run
 
     return run(args)
 
@@ -142,9 +143,8 @@ def run_proxy(args: argparse.Namespace) -> int:
 def run_coverage(args: argparse.Namespace) -> int:
     import json
 
-    from mock_server.wire.traffic import TrafficFormatError
-
-    from .coverage import recording_coverage
+    from pixxel_mock.contract.coverage import recording_coverage
+    from pixxel_mock.server.checking.traffic import TrafficFormatError
 
     try:
         report = recording_coverage(args.file)

@@ -13,17 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mock_server.model.coverage import Coverage, Observation, coverage_of, documented_statuses
-from mock_server.resources import API_SPEC
-from mock_server.spec import ApiSpec
-from mock_server.wire.exchange import ExchangeChecker
+from pixxel_mock.server.checking.exchange import ExchangeChecker
+from pixxel_mock.server.model.coverage import (
+    Coverage,
+    Observation,
+    coverage_of,
+    documented_statuses,
+)
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC
 
 FAULT_HEADER = "x-mock-fault"
 
 
 def recording_coverage(path: Path, spec_path: Path = API_SPEC) -> Coverage:
     """The coverage report of the traffic in a HAR file (or VCR cassette)."""
-    from mock_server.wire.traffic import load_exchanges, package_fetches
+    from pixxel_mock.server.checking.traffic import load_exchanges, package_fetches
 
     spec = ApiSpec.load(spec_path)
     checker = ExchangeChecker(spec)

@@ -21,15 +21,13 @@ from typing import TYPE_CHECKING, Any
 import hypothesis
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
-
-from mock_server.model.faults import FaultRule
-from mock_server.resources import API_SPEC
-from mock_server.spec import ApiSpec, Operation
-
-from .strategies import DEFAULT_KEY, server_behaviours
+from pixxel_mock.contract.strategies import DEFAULT_KEY, server_behaviours
+from pixxel_mock.server.model.faults import FaultRule
+from pixxel_mock.server.spec.document import ApiSpec, Operation
+from pixxel_mock.server.spec.resources import API_SPEC
 
 if TYPE_CHECKING:
-    from .fixture import PixxelMock
+    from pixxel_mock.contract.fixture import PixxelMock
 
 BUDGET_RULE = "explore-budget"
 CLOCK_TOLERANCE = 0.05  # seconds: the journal's times are taken as each answer leaves

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-
-from mock_server.live import LiveMock
+from pixxel_mock.contract.live import LiveMock
 
 if TYPE_CHECKING:
-    from .coverage import CoverageReport
+    from pixxel_mock.contract.coverage import CoverageReport
 
 DEMO_KEYS = {
     "alpha": "pxm_demo_alpha",
@@ -65,8 +64,8 @@ class PixxelMock:
 
     def explore(self, client: Callable[[str, str], Any], **options: Any) -> None:
         """Let hypothesis attack `client(base_url, key)` with server behaviours the spec
-        allows; fail with the smallest one that breaks it (see contract_tests.explore)."""
-        from .explore import explore
+        allows; fail with the smallest one that breaks it (see pixxel_mock.contract.explore)."""
+        from pixxel_mock.contract.explore import explore
 
         explore(self, client, **options)
 
@@ -101,7 +100,7 @@ class PixxelMock:
 
     def coverage(self) -> CoverageReport:
         """What the client exercised so far: GET /__mock/coverage, with `assert_seen`."""
-        from .coverage import CoverageReport
+        from pixxel_mock.contract.coverage import CoverageReport
 
         return CoverageReport(self._control("GET", "/__mock/coverage"))
 

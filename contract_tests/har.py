@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mock_server.wire.exchange import Exchange
+from pixxel_mock.server.checking.exchange import Exchange
 
 REDACTED = "REDACTED"
 SECRET_HEADERS = {"authorization", "x-mock-token", "cookie", "set-cookie"}

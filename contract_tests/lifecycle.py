@@ -18,10 +18,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
-
-from mock_server.faults.injection import FAULT_HEADER
-
-from .transport import Reply, Transport
+from pixxel_mock.contract.transport import Reply, Transport
+from pixxel_mock.server.faults.injection import FAULT_HEADER
 
 JOB_RANK = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
 TASK_RANK = {"created": 0, "inprogress": 1, "completed": 2, "failed": 2}

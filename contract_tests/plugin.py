@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from .options import ContractOptions, add_pytest_options, from_pytest
+from pixxel_mock.contract.options import ContractOptions, add_pytest_options, from_pytest
 
 if TYPE_CHECKING:
-    from .fixture import PixxelMock
-    from .results import Results
+    from pixxel_mock.contract.fixture import PixxelMock
+    from pixxel_mock.contract.results import Results
 
 RESULTS = pytest.StashKey["Results"]()
 APP = pytest.StashKey[Any]()
@@ -38,7 +37,7 @@ def contract_app(pytestconfig: pytest.Config, contract_options: ContractOptions)
     if not contract_options.in_process:
         return None
     if APP not in pytestconfig.stash:
-        from .target import in_process_app
+        from pixxel_mock.contract.target import in_process_app
 
         named = pytestconfig.getoption("--pixxel-app")
         pytestconfig.stash[APP] = load_app(named) if named else in_process_app(contract_options)
@@ -55,14 +54,14 @@ def load_app(reference: str) -> Any:
 
 @pytest.fixture(scope="session")
 def contract_schema(contract_options: ContractOptions, contract_app: Any) -> Any:
-    from .target import build_schema
+    from pixxel_mock.contract.target import build_schema
 
     return build_schema(contract_options, contract_app)
 
 
 @pytest.fixture(scope="session")
 def contract_transport(contract_options: ContractOptions, contract_app: Any) -> Any:
-    from .target import transport_for
+    from pixxel_mock.contract.target import transport_for
 
     return transport_for(contract_options, contract_app)
 
@@ -70,8 +69,8 @@ def contract_transport(contract_options: ContractOptions, contract_app: Any) -> 
 @pytest.fixture(scope="session")
 def contract_results(pytestconfig: pytest.Config, contract_options: ContractOptions) -> Results:
     if RESULTS not in pytestconfig.stash:
-        from .results import Results
-        from .target import EXCLUDED_CHECKS, skipped
+        from pixxel_mock.contract.results import Results
+        from pixxel_mock.contract.target import EXCLUDED_CHECKS, skipped
 
         pytestconfig.stash[RESULTS] = Results.for_run(
             set(EXCLUDED_CHECKS), skipped(contract_options)
@@ -94,7 +93,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         return
     config = node.config
     if RESULTS not in config.stash:
-        from .results import Results
+        from pixxel_mock.contract.results import Results
 
         config.stash[RESULTS] = Results(checks=data["checks"], skipped=data["skipped"])
     config.stash[RESULTS].merge(data)
@@ -114,7 +113,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.fixture(scope="session")
 def pixxel_mock_server(pytestconfig: pytest.Config) -> Iterator[PixxelMock]:
     """One mock server per test session (real HTTP on 127.0.0.1, an ephemeral port)."""
-    from .fixture import start_session_mock
+    from pixxel_mock.contract.fixture import start_session_mock
 
     server = start_session_mock(pytestconfig.getoption("--pixxel-mock-clock"))
     yield server

@@ -16,14 +16,13 @@ from typing import Any
 
 import requests
 from flask import Flask, Response, request
-
-from contract_tests.har import RECORDING_NAME, HarRecorder, har_entry
-from mock_server.model.clock import Clock
-from mock_server.model.store import Store
-from mock_server.resources import API_SPEC
-from mock_server.spec import ApiSpec
-from mock_server.wire.errors import ApiError, error_response, json_response
-from mock_server.wire.exchange import Exchange, ExchangeChecker
+from pixxel_mock.contract.har import RECORDING_NAME, HarRecorder, har_entry
+from pixxel_mock.server.checking.exchange import Exchange, ExchangeChecker
+from pixxel_mock.server.handling import ApiError, error_response, json_response
+from pixxel_mock.server.model.clock import Clock
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC
+from pixxel_mock.server.state.store import Store
 
 VIOLATIONS_HEADER = "X-Pixxel-Contract-Violations"
 HOP_BY_HOP = {
@@ -150,7 +149,7 @@ def serve_proxy(
     import shutil
     import tempfile
 
-    from mock_server.server import run_gunicorn
+    from pixxel_mock.server.serving.gunicorn import run_gunicorn
 
     temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-proxy-"))
     journal_file = temp_dir / "journal.sqlite"

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
-
-from mock_server.faults.scenarios import ScenarioLoader
-from mock_server.model.catalog import load_catalog
-from mock_server.resources import API_SPEC, CONTROL_SPEC, FIXTURES_DIR
-from mock_server.spec import ApiSpec
+from pixxel_mock.server.faults.scenarios import ScenarioLoader
+from pixxel_mock.server.model.catalog import load_catalog
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC, FIXTURES_DIR
 
 DEFAULT_KEY = "pxm_demo_alpha"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mock_server.resources import API_SPEC
-from mock_server.spec import ApiSpec
-from mock_server.wire.exchange import ExchangeChecker
-from mock_server.wire.traffic import contract_problems, load_exchanges
+from pixxel_mock.server.checking.exchange import ExchangeChecker
+from pixxel_mock.server.checking.traffic import contract_problems, load_exchanges
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC
 
 
 @dataclass(frozen=True)

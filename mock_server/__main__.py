@@ -1,7 +1,7 @@
-"""`python -m mock_server` is `pixxel-mock`."""
+"""`python -m pixxel_mock.server` is `pixxel-mock`."""
 
 import sys
 
-from .cli import main
+from pixxel_mock.server.cli import main
 
 sys.exit(main())

@@ -5,31 +5,45 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from contract_tests.cli import register as register_harness
+from pixxel_mock.server.app.config import MockConfig
+from pixxel_mock.server.faults.scenarios import ScenarioError, ScenarioLoader
+from pixxel_mock.server.model.catalog import FixtureError
+from pixxel_mock.server.model.clock import CLOCK_MODES
+from pixxel_mock.server.model.replay import TIMINGS
+from pixxel_mock.server.model.timefmt import parse_rfc3339
+from pixxel_mock.server.spec.resources import FIXTURES_DIR
+from pixxel_mock.server.state.store import StateFileError
 
-from .config import MockConfig
-from .faults.scenarios import ScenarioError, ScenarioLoader
-from .model.catalog import FixtureError
-from .model.clock import CLOCK_MODES
-from .model.replay import TIMINGS
-from .model.store import StateFileError
-from .model.timefmt import parse_rfc3339
-from .resources import FIXTURES_DIR
+from pixxel_mock import __version__
+
+COMMAND_GROUP = "pixxel_mock.commands"  # entry points: `register(subparsers)` adds commands
+
+
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where there is one and the help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or "default" in text:
+            return text
+        return super()._get_help_string(action) or text
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pixxel-mock",
-        description="Offline twin of the Pixxel Workflows/Jobs/Tasks API, and its contract tests.",
+        description="Offline twin of the Pixxel platform API, and its contract tests.",
     )
+    parser.add_argument("--version", action="version", version=f"pixxel-mock {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
         help="run the mock server",
         description="Run the mock on gunicorn. Ctrl-C stops it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
@@ -111,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Copy a HAR (or VCR) recording into a scenario directory with a scenario"
         " file that replays it; apply it by name (POST /__mock/scenarios/NAME, with --fixtures"
         " pointing at that directory's parent) or with serve --scenario DIR/NAME.yaml.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     keep.add_argument("recording", type=Path, help="the .har file (or VCR cassette)")
     keep.add_argument("name", help="scenario name: a-z, 0-9 and '-'")
@@ -122,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     keep.add_argument("--strict", action="store_true", help="replay strictly")
     keep.add_argument("--timing", choices=TIMINGS, default="polls", help="replay timing")
     keep.set_defaults(handler=_scenario_from_har)
-    register_harness(commands)
+    for command in entry_points(group=COMMAND_GROUP):  # the harness's commands
+        command.load()(commands)
     return parser
 
 
@@ -132,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import serve  # gunicorn is only needed here
+    from pixxel_mock.server.serving.gunicorn import serve  # gunicorn is only needed here
 
     try:
         config = MockConfig(
@@ -160,10 +175,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _scenario_from_har(args: argparse.Namespace) -> int:
-    from .faults.scenarios import write_replay_scenario
-    from .model.replay import recording_id
-    from .resources import API_SPEC, CONTROL_SPEC
-    from .spec import ApiSpec
+    from pixxel_mock.server.faults.scenarios import write_replay_scenario
+    from pixxel_mock.server.model.replay import recording_id
+    from pixxel_mock.server.spec.document import ApiSpec
+    from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 
     try:
         written = write_replay_scenario(

@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from contract_tests.target import IN_PROCESS_CONFIG
-from mock_server import create_app
+from pixxel_mock.contract.target import IN_PROCESS_CONFIG
+from pixxel_mock.server import create_app
 
 JOB_PATH = re.compile(r"^/v0/workflows/[^/]+/jobs/[^/]+$")
 Edit = Callable[[dict[str, Any], str, dict[str, Any]], Any]

@@ -35,7 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def app() -> Iterator[Flask]:
     """A fresh mock with a manual clock; a response that breaks the spec fails the test."""
-    from mock_server import create_app, runtime_of
+    from pixxel_mock.server import create_app, instance_of
 
     app = create_app(
         {"clock_mode": "manual", "start_time": START, "validate_responses": True, "seed": 7}
@@ -43,11 +43,11 @@ def app() -> Iterator[Flask]:
     yield app
     violations = [
         v
-        for entry in runtime_of(app).store.journal(None, 10_000)
+        for entry in instance_of(app).store.journal(None, 10_000)
         for v in entry["violations"]
         if v.startswith("response:")
     ]
-    runtime_of(app).close()
+    instance_of(app).close()
     assert not violations, violations
 
 

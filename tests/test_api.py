@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-
-from mock_server import runtime_of
-from mock_server.model.service import BAD_KEY, NO_ACCESS
+from pixxel_mock.server import instance_of
+from pixxel_mock.server.model.service import BAD_KEY, NO_ACCESS
 
 from .conftest import advance
 from .helpers import (
@@ -337,7 +336,7 @@ def test_control_plane_refuses_remote_clients_without_a_token(client: FlaskClien
 
 
 def test_control_token_is_required_when_configured() -> None:
-    from mock_server import create_app
+    from pixxel_mock.server import create_app
 
     app = create_app({"control_token": "s3cret", "clock_mode": "manual"})
     client = app.test_client()
@@ -381,7 +380,7 @@ def test_the_hot_path_compiles_no_schema_and_reads_no_file(
 
 
 def test_in_polls_mode_a_package_is_pending_for_the_first_put_and_its_scenario_polls() -> None:
-    from mock_server import create_app
+    from pixxel_mock.server import create_app
 
     client = create_app({"clock_mode": "polls"}).test_client()
     job = create(client)
@@ -399,7 +398,7 @@ def test_in_polls_mode_a_package_is_pending_for_the_first_put_and_its_scenario_p
 def test_lists_see_jobs_written_by_another_worker_at_once(tmp_path: Path) -> None:
     """Two apps on one state file, as two gunicorn workers: each caches its lists, and
     a job created (or a reset made) by one shows in the other's next list."""
-    from mock_server import create_app, runtime_of
+    from pixxel_mock.server import create_app, instance_of
 
     config = {"state_file": tmp_path / "state.sqlite", "clock_mode": "manual", "seed": 3}
     first, second = create_app(config), create_app(config)
@@ -412,8 +411,8 @@ def test_lists_see_jobs_written_by_another_worker_at_once(tmp_path: Path) -> Non
         assert writer.post("/__mock/reset").status_code == 200
         assert lister.get(listing, headers=ALPHA).json == {"jobs": []}
     finally:
-        runtime_of(first).close()
-        runtime_of(second).close()
+        instance_of(first).close()
+        instance_of(second).close()
 
 
 def test_a_new_job_answered_from_its_workflow_template_reads_the_same_when_fetched(
@@ -421,13 +420,15 @@ def test_a_new_job_answered_from_its_workflow_template_reads_the_same_when_fetch
 ) -> None:
     """createJob fills a per-workflow template (api/queued.py) instead of planning the job:
     for every workflow, the answer is byte for byte what a read at the same moment shows."""
-    runtime = runtime_of(app)
-    for workflow in runtime.catalog.workflows.values():
-        key = next(k for k in runtime.catalog.keys.values() if workflow.project_id in k.project_ids)
+    instance = instance_of(app)
+    for workflow in instance.catalog.workflows.values():
+        key = next(
+            k for k in instance.catalog.keys.values() if workflow.project_id in k.project_ids
+        )
         headers = {"Authorization": key.key}
         path = f"/v0/workflows/{workflow.id}/jobs"
         created = client.post(f"{path}?project_id={workflow.project_id}", headers=headers)
         assert created.status_code == 200, created.json
-        assert runtime.queued_answers.proved(workflow.id), workflow.name
+        assert instance.queued_answers.proved(workflow.id), workflow.name
         fetched = client.get(f"{path}/{created.json['id']}", headers=headers)
         assert fetched.data == created.data

@@ -75,8 +75,8 @@ def test_example_client_reports_a_key_revoked_mid_run(pixxel_mock, tmp_path: Pat
 def test_the_plugin_loads_nothing_heavy_into_a_foreign_run() -> None:
     """pytest loads the plugin in every run of the environment; the harness waits until a
     test asks for a fixture (bench.plugin_overhead times it)."""
-    heavy = ("schemathesis", "hypothesis", "requests", "flask", "mock_server", "yaml")
-    probe = f"import sys, contract_tests.plugin; print([m for m in {heavy!r} if m in sys.modules])"
+    heavy = ("schemathesis", "hypothesis", "requests", "flask", "pixxel_mock.server", "yaml")
+    probe = f"import sys, pixxel_mock.contract.plugin; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.model.clock import Clock
+from pixxel_mock.server.model.coverage import STATE_OF, states_in_body
+from pixxel_mock.server.state.store import SCHEMA_VERSION, StateFileError, Store
 
 from examples.pipeline_client import PixxelClient, run_pipeline
-from mock_server.live import LiveMock
-from mock_server.model.clock import Clock
-from mock_server.model.coverage import STATE_OF, states_in_body
-from mock_server.model.store import SCHEMA_VERSION, StateFileError, Store
 
 from .conftest import advance
 from .helpers import ALPHA, COAST, REPO, URBAN, WF_FAILING, WF_MANY
@@ -74,7 +74,7 @@ def test_coverage_lists_exactly_what_the_example_client_exercised(
 
 def test_coverage_of_a_hand_written_har_lists_states_and_faults() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mock_server", "coverage", "--json", str(INCIDENT)],
+        [sys.executable, "-m", "pixxel_mock.server", "coverage", "--json", str(INCIDENT)],
         capture_output=True,
         text=True,
         check=True,
@@ -86,7 +86,7 @@ def test_coverage_of_a_hand_written_har_lists_states_and_faults() -> None:
     assert report["states"]["downloads"] == ["pending", "ready"]
     assert report["operations"]["listProjects"]["calls"] == 0
     table = subprocess.run(
-        [sys.executable, "-m", "mock_server", "coverage", str(INCIDENT)],
+        [sys.executable, "-m", "pixxel_mock.server", "coverage", str(INCIDENT)],
         capture_output=True,
         text=True,
         check=True,

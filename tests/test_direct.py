@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from flask import Flask, Response
+from pixxel_mock.server.app.factory import DIRECT
+from pixxel_mock.server.app.instance import MockInstance
+from pixxel_mock.server.http.direct import send_answer
 from werkzeug.test import Client, EnvironBuilder
-
-from mock_server.app import DIRECT
-from mock_server.runtime import Runtime
-from mock_server.wire.direct import send_answer
 
 from .helpers import AGRI, ALPHA, REVOKED, WF_LINEAR
 
@@ -61,8 +60,8 @@ def exchange(wsgi: Any, request: tuple[str, str, dict[str, str], bytes]) -> tupl
     return response.status_code, sorted(response.headers.items()), response.get_data()
 
 
-def last_entry(runtime: Runtime) -> dict[str, Any]:
-    entry = runtime.store.journal(None, 1)[0]
+def last_entry(instance: MockInstance) -> dict[str, Any]:
+    entry = instance.store.journal(None, 1)[0]
     return {k: v for k, v in entry.items() if k not in ("id", "at", "duration_ms")}
 
 
@@ -70,18 +69,18 @@ def last_entry(runtime: Runtime) -> dict[str, Any]:
 def test_the_direct_router_answers_as_flask_does(
     app: Flask, request_: tuple[str, str, dict[str, str], bytes]
 ) -> None:
-    from mock_server import runtime_of
+    from pixxel_mock.server import instance_of
 
     direct = app.extensions[DIRECT]
     method, target, _, _ = request_
     served = direct.route(method, target.partition("?")[0]) is not None
     assert served == (request_ in SERVED)
-    runtime = runtime_of(app)
+    instance = instance_of(app)
     direct_answer = exchange(direct, request_)
-    direct_entry = last_entry(runtime)
+    direct_entry = last_entry(instance)
     flask_answer = exchange(direct.fallback, request_)
     assert direct_answer == flask_answer
-    assert direct_entry == last_entry(runtime)
+    assert direct_entry == last_entry(instance)
     assert direct_answer[0] < 500
 
 

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 import requests
-
-from mock_server.live import LiveMock
-from mock_server.model.faults import Delay
-from mock_server.resources import API_SPEC
-from mock_server.spec import ApiSpec
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.model.faults import Delay
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC
 
 from .helpers import AGRI, ALPHA, BETA, URBAN, WF_LINEAR, WF_MANY
 

@@ -20,10 +20,9 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from pixxel_mock.server import create_app
+from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 from schemathesis import GenerationMode
-
-from mock_server import create_app
-from mock_server.resources import API_SPEC, CONTROL_SPEC
 
 from .helpers import REPO
 

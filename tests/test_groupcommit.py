@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from mock_server import create_app
-from mock_server.app import runtime_of
-from mock_server.bridge import InlineBridge, never_waits
-from mock_server.groupcommit import GroupCommit
-from mock_server.model.lifecycle import JobRecord
-from mock_server.model.store import Store
+from pixxel_mock.server import create_app
+from pixxel_mock.server.app.factory import instance_of
+from pixxel_mock.server.model.lifecycle import JobRecord
+from pixxel_mock.server.serving.bridge import InlineBridge, never_waits
+from pixxel_mock.server.serving.groupcommit import GroupCommit
+from pixxel_mock.server.state.store import Store
 
 from .helpers import AGRI, WF_LINEAR
 
@@ -47,7 +46,7 @@ async def _post_job(bridge: InlineBridge, session: str) -> tuple[int, dict[str, 
 
 def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None:
     app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
-    store = runtime_of(app).store
+    store = instance_of(app).store
     batches: list[int] = []
     insert_jobs = store.insert_jobs
 
@@ -79,7 +78,7 @@ def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None
 
 def test_a_build_that_fails_fails_its_own_job_only(tmp_path: Path) -> None:
     app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
-    store: Store = runtime_of(app).store
+    store: Store = instance_of(app).store
     template = JobRecord(
         namespace="",
         id="",

@@ -23,7 +23,7 @@ def run_contract(
         [
             sys.executable,
             "-m",
-            "mock_server",
+            "pixxel_mock.server",
             "contract",
             f"--report-dir={reports}",
             f"--junit-xml={reports / 'junit.xml'}",
@@ -87,7 +87,7 @@ def test_ignored_auth_is_also_caught_by_schemathesis(tmp_path: Path) -> None:
 
 
 def test_contract_against_a_live_mock_is_read_only_by_default(tmp_path: Path) -> None:
-    from mock_server.live import LiveMock
+    from pixxel_mock.contract.live import LiveMock
 
     with LiveMock(["--workers", "1", "--speed", "100000"]) as live:
         code, results, output = run_contract(

@@ -7,9 +7,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-
-from mock_server.live import LiveMock
-from mock_server.wire.errors import to_json
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.handling import to_json
 
 from .helpers import WF_LINEAR
 

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from mock_server.live import LiveMock
+from pixxel_mock.contract.live import LiveMock
 
 from .helpers import AGRI, ALPHA, JOURNEYS, WF_FAILING, WF_LINEAR, check_progression, open_zip
 
@@ -193,7 +192,7 @@ def test_a_foreign_or_corrupt_state_file_is_refused_at_start(tmp_path: Path) -> 
             [
                 sys.executable,
                 "-m",
-                "mock_server",
+                "pixxel_mock.server",
                 "serve",
                 "--port",
                 "0",

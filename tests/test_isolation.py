@@ -8,9 +8,8 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from mock_server import create_app
-from mock_server.model.service import BAD_KEY, NO_ACCESS
+from pixxel_mock.server import create_app
+from pixxel_mock.server.model.service import BAD_KEY, NO_ACCESS
 
 from .helpers import AGRI, URBAN, WF_LINEAR, WF_MANY
 

@@ -9,11 +9,10 @@ import uuid
 from pathlib import Path
 
 import requests
-
-from mock_server.live import LiveMock
-from mock_server.model.barrier import FlushBarrier
-from mock_server.model.clock import Clock
-from mock_server.model.store import Store
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.model.clock import Clock
+from pixxel_mock.server.state.barrier import FlushBarrier
+from pixxel_mock.server.state.store import Store
 
 from .helpers import ALPHA, WF_LINEAR
 

@@ -8,18 +8,17 @@ from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from mock_server.model.catalog import TaskFailure, TaskTemplate, Workflow, load_catalog
-from mock_server.model.ids import _ROOT, derived_uuid
-from mock_server.model.lifecycle import (
+from pixxel_mock.server.model.catalog import TaskFailure, TaskTemplate, Workflow, load_catalog
+from pixxel_mock.server.model.ids import _ROOT, derived_uuid
+from pixxel_mock.server.model.lifecycle import (
     JobOverrides,
     JobPlan,
     JobRecord,
     evaluate,
     plan_job,
 )
-from mock_server.model.timefmt import rfc3339
-from mock_server.resources import FIXTURES_DIR
+from pixxel_mock.server.model.timefmt import rfc3339
+from pixxel_mock.server.spec.resources import FIXTURES_DIR
 
 from .helpers import WF_FAILING, WF_FANOUT, WF_LINEAR, WF_MANY
 

@@ -7,8 +7,7 @@ import io
 import json
 
 from PIL import Image
-
-from mock_server.model import packages
+from pixxel_mock.server.model import packages
 
 
 def test_raster_is_a_valid_georeferenced_tiff() -> None:

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.contract.proxy import VIOLATIONS_HEADER
 from werkzeug.serving import make_server
-
-from contract_tests.proxy import VIOLATIONS_HEADER
-from mock_server.live import LiveMock
 
 from .broken_servers import wrong_field_type
 from .helpers import AGRI, ALPHA, WF_LINEAR

@@ -12,10 +12,9 @@ from typing import Any
 
 import requests
 from flask.testing import FlaskClient
-
-from mock_server import create_app
-from mock_server.app import runtime_of
-from mock_server.live import LiveMock
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server import create_app
+from pixxel_mock.server.app.factory import instance_of
 
 from .helpers import AGRI, ALPHA, BETA, JOURNEYS, URBAN, WF_LINEAR, WF_MANY, check_progression
 
@@ -247,8 +246,8 @@ def test_only_a_kept_state_file_is_synced_to_disk(tmp_path: Path) -> None:
     temporary = create_app({"clock_mode": "manual"})  # its file goes with the app
     kept = create_app({"state_file": str(tmp_path / "kept.sqlite")})
     synchronous = "PRAGMA synchronous"
-    assert runtime_of(temporary).store._connection().execute(synchronous).fetchone() == (0,)
-    assert runtime_of(kept).store._connection().execute(synchronous).fetchone() == (1,)
+    assert instance_of(temporary).store._connection().execute(synchronous).fetchone() == (0,)
+    assert instance_of(kept).store._connection().execute(synchronous).fetchone() == (1,)
 
 
 def test_namespaces_are_capped_and_the_oldest_evicted() -> None:

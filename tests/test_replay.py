@@ -14,9 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
-
-from contract_tests.har import REDACTED, redact_text
-from mock_server.live import LiveMock
+from pixxel_mock.contract.har import REDACTED, redact_text
+from pixxel_mock.contract.live import LiveMock
 
 from .helpers import AGRI, ALPHA, COAST, REPO, WF_FAILING, WF_LINEAR, open_zip
 
@@ -172,7 +171,7 @@ def test_replay_on_the_recorded_timing_follows_the_mock_clock(pixxel_mock) -> No
 def test_a_recording_kept_as_a_scenario_replays_by_name(tmp_path: Path) -> None:
     fixtures = tmp_path / "fixtures"
     shutil.copytree(REPO / "fixtures", fixtures)
-    keep = [sys.executable, "-m", "mock_server", "scenario-from-har", str(INCIDENT), "march"]
+    keep = [sys.executable, "-m", "pixxel_mock.server", "scenario-from-har", str(INCIDENT), "march"]
     keep += ["--dir", str(fixtures / "scenarios"), "--description", "Flood job failed, March"]
     subprocess.run(keep, check=True, capture_output=True)
     again = subprocess.run(keep, capture_output=True, text=True)
@@ -210,7 +209,7 @@ def test_replay_input_errors_are_clear_4xx(pixxel_mock) -> None:
 
 
 def test_a_replay_travels_with_an_exported_state() -> None:
-    from mock_server import create_app
+    from pixxel_mock.server import create_app
 
     first, second = (create_app({"clock_mode": "manual"}).test_client() for _ in range(2))
     loaded = first.post("/__mock/replay", json={"file": str(INCIDENT)}).json

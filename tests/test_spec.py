@@ -11,9 +11,8 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
-
-from mock_server.resources import API_SPEC, CONTROL_SPEC
-from mock_server.spec import ApiSpec, compile_schema, first_error
+from pixxel_mock.server.spec.document import ApiSpec, compile_schema, first_error
+from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 
 from .helpers import REPO
 

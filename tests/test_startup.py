@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from mock_server.live import LiveMock
-from mock_server.resources import API_SPEC, CONTROL_SPEC
-from mock_server.yamlio import COPIES_KEPT, read_yaml, read_yaml_cached
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
+from pixxel_mock.server.spec.yamlio import COPIES_KEPT, read_yaml, read_yaml_cached
 
 from .helpers import AGRI, ALPHA, WF_LINEAR
 

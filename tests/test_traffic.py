@@ -20,7 +20,7 @@ def recorded(client: FlaskClient, method: str, path: str, headers: dict) -> dict
 
 def validate(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "mock_server", "validate-traffic", str(path)],
+        [sys.executable, "-m", "pixxel_mock.server", "validate-traffic", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

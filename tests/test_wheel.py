@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from mock_server.live import LiveMock
+from pixxel_mock.contract.live import LiveMock
 
 from .helpers import AGRI, ALPHA, REPO, WF_LINEAR, har, har_entry
 
@@ -98,9 +97,11 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
 def test_the_wheel_carries_the_contract_and_the_fixtures(install: Install) -> None:
     names = set(zipfile.ZipFile(install.wheel).namelist())
     for shipped in ("openapi/pixxel.yaml", "openapi/control.yaml", "fixtures/projects.yaml"):
-        assert f"mock_server/{shipped}" in names
-    assert any(n.startswith("mock_server/fixtures/scenarios/") for n in names)
-    where = install.run("python", "-c", "import mock_server.resources as r; print(r.API_SPEC)")
+        assert f"pixxel_mock/server/{shipped}" in names
+    assert any(n.startswith("pixxel_mock/server/fixtures/scenarios/") for n in names)
+    where = install.run(
+        "python", "-c", "import pixxel_mock.server.spec.resources as r; print(r.API_SPEC)"
+    )
     assert "site-packages" in where.stdout and str(REPO) not in where.stdout
 
 

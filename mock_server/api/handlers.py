@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..calls import Call, HandlerRegistry, Reply
-from ..model.catalog import ApiKey
-from ..model.coverage import download_states, encoded_states, job_states
-from ..model.service import JobView
-from ..model.timefmt import parse_rfc3339, utc_day
-from ..wire.errors import to_json
-from . import views
+from pixxel_mock.server.api import serializers
+from pixxel_mock.server.handling import Call, HandlerRegistry, Reply, to_json
+from pixxel_mock.server.model.catalog import ApiKey
+from pixxel_mock.server.model.coverage import download_states, encoded_states, job_states
+from pixxel_mock.server.model.service import JobView
+from pixxel_mock.server.model.timefmt import parse_rfc3339, utc_day
 
 HANDLERS = HandlerRegistry()
 
@@ -36,29 +35,29 @@ def ping(call: Call) -> Reply:
 
 @HANDLERS("listProjects")
 def list_projects(call: Call) -> Reply:
-    count, page = call.runtime.service.list_projects(
+    count, page = call.mock.service.list_projects(
         _key(call), call.params["page_num"], call.params["page_size"]
     )
-    return 200, {"count": count, "projects": [views.project(p) for p in page]}
+    return 200, {"count": count, "projects": [serializers.project(p) for p in page]}
 
 
 @HANDLERS("getProject")
 def get_project(call: Call) -> Reply:
-    project = call.runtime.service.get_project(_key(call), call.params["id"].lower())
-    return 200, {"project": views.project(project)}
+    project = call.mock.service.get_project(_key(call), call.params["id"].lower())
+    return 200, {"project": serializers.project(project)}
 
 
 @HANDLERS("listBlocks")
 def list_blocks(call: Call) -> Reply:
-    blocks = call.runtime.service.list_blocks(mode=call.params.get("mode"))
-    return 200, {"blocks": [views.block(b) for b in blocks]}
+    blocks = call.mock.service.list_blocks(mode=call.params.get("mode"))
+    return 200, {"blocks": [serializers.block(b) for b in blocks]}
 
 
 def _guide_blocks(call: Call, mode: str) -> Reply:
-    blocks = call.runtime.service.list_blocks(
+    blocks = call.mock.service.list_blocks(
         mode=mode, name=call.params.get("name"), version=call.params.get("version")
     )
-    return 200, {"blocks": [views.guide_block(b) for b in blocks]}
+    return 200, {"blocks": [serializers.guide_block(b) for b in blocks]}
 
 
 @HANDLERS("listWorkflowBlocks")
@@ -73,21 +72,21 @@ def list_insight_blocks(call: Call) -> Reply:
 
 @HANDLERS("getBlockVersions")
 def get_block_versions(call: Call) -> Reply:
-    blocks = call.runtime.service.block_versions(call.params["name"])
-    return 200, {"blocks": [views.block(b) for b in blocks]}
+    blocks = call.mock.service.block_versions(call.params["name"])
+    return 200, {"blocks": [serializers.block(b) for b in blocks]}
 
 
 @HANDLERS("getBlockByVersion")
 def get_block_by_version(call: Call) -> Reply:
-    return 200, views.block(
-        call.runtime.service.block_version(call.params["name"], call.params["version"])
+    return 200, serializers.block(
+        call.mock.service.block_version(call.params["name"], call.params["version"])
     )
 
 
 @HANDLERS("listWorkflows")
 def list_workflows(call: Call) -> Reply:
     project_id = call.params.get("project_id")
-    total, page = call.runtime.service.list_workflows(
+    total, page = call.mock.service.list_workflows(
         _key(call),
         project_id.lower() if project_id else None,
         _filters(call, "id", "name", "created_by", "created_on", "updated_at"),
@@ -95,26 +94,29 @@ def list_workflows(call: Call) -> Reply:
         call.params["limit"],
     )
     pagination = {"limit": call.params["limit"], "offset": call.params["offset"], "total": total}
-    return 200, {"workflows": [views.workflow_summary(w) for w in page], "pagination": pagination}
+    return 200, {
+        "workflows": [serializers.workflow_summary(w) for w in page],
+        "pagination": pagination,
+    }
 
 
 @HANDLERS("getWorkflow")
 def get_workflow(call: Call) -> Reply:
-    workflow = call.runtime.service.workflow(
+    workflow = call.mock.service.workflow(
         _key(call), _id(call, "workflow_id"), _id(call, "project_id")
     )
-    return 200, views.workflow(workflow)
+    return 200, serializers.workflow(workflow)
 
 
 @HANDLERS("getWorkflowCostEstimate")
 def get_workflow_cost_estimate(call: Call) -> Reply:
-    workflow = call.runtime.service.workflow(_key(call), _id(call, "workflow_id"))
+    workflow = call.mock.service.workflow(_key(call), _id(call, "workflow_id"))
     return 200, {"estimated_cost": workflow.estimated_cost}
 
 
 @HANDLERS("listJobs")
 def list_jobs(call: Call) -> Reply:
-    jobs = call.runtime.service.list_jobs(
+    jobs = call.mock.service.list_jobs(
         _key(call),
         call.session,
         _id(call, "workflow_id"),
@@ -125,12 +127,12 @@ def list_jobs(call: Call) -> Reply:
 
 @HANDLERS("createJob")
 def create_job(call: Call) -> Reply:
-    service = call.runtime.service
+    service = call.mock.service
     record, workflow = service.create_job(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "project_id")
     )
     if service.queued_on_creation(record):
-        answer = call.runtime.queued_answers.answer(
+        answer = call.mock.queued_answers.answer(
             record, workflow, lambda r: _encoded(service.view(r, workflow, r.created_at))
         )
         if answer is not None:
@@ -141,7 +143,7 @@ def create_job(call: Call) -> Reply:
 
 @HANDLERS("getJob")
 def get_job(call: Call) -> Reply:
-    service = call.runtime.service
+    service = call.mock.service
     job = service.get_job(_key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id"))
     return 200, _rendered(call, job)
 
@@ -151,9 +153,9 @@ def _rendered(call: Call, job: JobView, summary: bool = False) -> bytes:
     it holds, polls and lists reuse them. The state is keyed by the record but for its
     creator, which a reset and a re-creation by another key can change."""
     key = (job.record.namespace, job.record.id, job.record.created_by, summary)
-    cached = call.runtime.rendered_jobs.get(key)
+    cached = call.mock.rendered_jobs.get(key)
     if cached is None or cached[0] is not job.state:
-        cached = call.runtime.rendered_jobs.put(key, (job.state, *_encoded(job, summary)))
+        cached = call.mock.rendered_jobs.put(key, (job.state, *_encoded(job, summary)))
     if not summary:
         call.observe(cached[2])
     return cached[1]
@@ -161,23 +163,23 @@ def _rendered(call: Call, job: JobView, summary: bool = False) -> bytes:
 
 def _encoded(job: JobView, summary: bool = False) -> tuple[bytes, str]:
     """A job's JSON (whole, or its list summary) and the states it shows."""
-    view = views.job_summary(job) if summary else views.job(job)
+    view = serializers.job_summary(job) if summary else serializers.job(job)
     state = job.state
     return to_json(view), encoded_states(job_states(state.status, (t.status for t in state.tasks)))
 
 
 @HANDLERS("downloadJob")
 def download_job(call: Call) -> Reply:
-    download = call.runtime.service.download_job(
+    download = call.mock.service.download_job(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id")
     )
     call.observe(download_states(download.status))
-    return 200, views.download_job(download, call.base_url)
+    return 200, serializers.download_job(download, call.base_url)
 
 
 @HANDLERS("downloadTask")
 def download_task(call: Call) -> Reply:
-    download = call.runtime.service.download_task(
+    download = call.mock.service.download_task(
         _key(call),
         call.session,
         _id(call, "workflow_id"),
@@ -185,7 +187,7 @@ def download_task(call: Call) -> Reply:
         _id(call, "task_id"),
     )
     call.observe(download_states(download.status))
-    return 200, views.download_task(download, call.base_url)
+    return 200, serializers.download_task(download, call.base_url)
 
 
 def _id(call: Call, name: str) -> Any:

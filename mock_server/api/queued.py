@@ -21,11 +21,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..model.catalog import Workflow
-from ..model.ids import derived_uuid
-from ..model.lifecycle import JobRecord, task_id
-from ..model.timefmt import rfc3339
-from ..wire.errors import to_json
+from pixxel_mock.server.handling import to_json
+from pixxel_mock.server.model.catalog import Workflow
+from pixxel_mock.server.model.ids import derived_uuid
+from pixxel_mock.server.model.lifecycle import JobRecord, task_id
+from pixxel_mock.server.model.timefmt import rfc3339
 
 # Prototype creation times: far from any fixture's dates, so no other field shows them.
 _PROTOTYPE_TIMES = (86_400.0 * 400 + 3_723, 86_400.0 * 800 + 7_446)

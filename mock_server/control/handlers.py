@@ -8,16 +8,19 @@ import time
 from pathlib import Path
 
 from flask import Response
-
-from ..calls import Call, HandlerRegistry, Reply
-from ..faults.replay import package_bytes, parse_recording, read_recording, spec_violations
-from ..faults.scenarios import install_recordings
-from ..model.clock import Clock
-from ..model.coverage import Observation, coverage_of, documented_statuses
-from ..model.faults import with_absolute_times
-from ..model.replay import recording_id
-from ..model.timefmt import parse_rfc3339, rfc3339
-from ..wire.errors import ApiError
+from pixxel_mock.server.faults.replay import (
+    package_bytes,
+    parse_recording,
+    read_recording,
+    spec_violations,
+)
+from pixxel_mock.server.faults.scenarios import install_recordings
+from pixxel_mock.server.handling import ApiError, Call, HandlerRegistry, Reply
+from pixxel_mock.server.model.clock import Clock
+from pixxel_mock.server.model.coverage import Observation, coverage_of, documented_statuses
+from pixxel_mock.server.model.faults import with_absolute_times
+from pixxel_mock.server.model.replay import recording_id
+from pixxel_mock.server.model.timefmt import parse_rfc3339, rfc3339
 
 HANDLERS = HandlerRegistry()
 ALL = "*"
@@ -42,18 +45,18 @@ def _scope(call: Call) -> str | None:
 @HANDLERS("resetMock")
 def reset(call: Call) -> Reply:
     scope = _scope(call)
-    call.runtime.store.reset(scope)
+    call.mock.store.reset(scope)
     return 200, {"reset": scope or ALL}
 
 
 @HANDLERS("getClock")
 def get_clock(call: Call) -> Reply:
-    return 200, clock_body(call.namespace, call.runtime.store.clock(call.namespace))
+    return 200, clock_body(call.namespace, call.mock.store.clock(call.namespace))
 
 
 @HANDLERS("advanceClock")
 def advance_clock(call: Call) -> Reply:
-    store = call.runtime.store
+    store = call.mock.store
     clock = store.clock(call.namespace).advanced(call.params["body"]["seconds"], time.time())
     store.set_clock(call.namespace, clock)
     return 200, clock_body(call.namespace, clock)
@@ -61,7 +64,7 @@ def advance_clock(call: Call) -> Reply:
 
 @HANDLERS("setClock")
 def set_clock(call: Call) -> Reply:
-    store, body, real_now = call.runtime.store, call.params["body"], time.time()
+    store, body, real_now = call.mock.store, call.params["body"], time.time()
     clock = store.clock(call.namespace)
     if "now" in body:
         target = parse_rfc3339(body["now"])
@@ -82,13 +85,13 @@ def set_clock(call: Call) -> Reply:
 
 @HANDLERS("listRequests")
 def list_requests(call: Call) -> Reply:
-    entries = call.runtime.store.journal(_scope(call), call.params["limit"])
+    entries = call.mock.store.journal(_scope(call), call.params["limit"])
     return 200, {"requests": entries}
 
 
 @HANDLERS("getCoverage")
 def get_coverage(call: Call) -> Reply:
-    entries = call.runtime.store.journal(call.namespace, call.runtime.config.journal_size)
+    entries = call.mock.store.journal(call.namespace, call.mock.config.journal_size)
     observations = (
         Observation(
             e["operation_id"],
@@ -99,33 +102,33 @@ def get_coverage(call: Call) -> Reply:
         )
         for e in entries
     )
-    return 200, coverage_of(documented_statuses(call.runtime.api_spec), observations).as_dict()
+    return 200, coverage_of(documented_statuses(call.mock.api_spec), observations).as_dict()
 
 
 @HANDLERS("clearRequests")
 def clear_requests(call: Call) -> Reply:
     scope = _scope(call)
-    call.runtime.store.clear_journal(scope)
+    call.mock.store.clear_journal(scope)
     return 200, {"cleared": scope or ALL}
 
 
 @HANDLERS("exportState")
 def export_state(call: Call) -> Reply:
-    return 200, call.runtime.store.export()
+    return 200, call.mock.store.export()
 
 
 @HANDLERS("importState")
 def import_state(call: Call) -> Reply:
     snapshot = call.params["body"]
     try:
-        call.runtime.store.import_(snapshot)
+        call.mock.store.import_(snapshot)
     except (TypeError, ValueError) as exc:
         raise ApiError(400, "invalid_body", f"The snapshot cannot be imported: {exc}") from exc
     return 200, {key: len(snapshot[key]) for key in ("jobs", "downloads", "namespaces")}
 
 
 def _own_faults(call: Call) -> list[dict]:
-    return call.runtime.store.rules(call.namespace)[0]
+    return call.mock.store.rules(call.namespace)[0]
 
 
 def _stored(rule: dict, scope: str, counts: dict[str, int]) -> dict:
@@ -134,11 +137,10 @@ def _stored(rule: dict, scope: str, counts: dict[str, int]) -> dict:
 
 @HANDLERS("listFaults")
 def list_faults(call: Call) -> Reply:
-    counts = call.runtime.store.match_counts(call.namespace)
+    counts = call.mock.store.match_counts(call.namespace)
     own = [_stored(rule, "namespace", counts) for rule in _own_faults(call)]
     server = [
-        _stored(dict(r.document), "server", counts)
-        for r in call.runtime.service.server_rules.faults
+        _stored(dict(r.document), "server", counts) for r in call.mock.service.server_rules.faults
     ]
     return 200, {"faults": own + server}
 
@@ -155,15 +157,15 @@ def create_fault(call: Call) -> Reply:
         raise ApiError(
             400, "duplicate_id", f"A fault rule with id {rule['id']!r} exists.", {"id": rule["id"]}
         )
-    call.runtime.scenario_loader.check_faults([rule])
-    call.runtime.store.set_rules(call.namespace, faults=[*faults, rule])
+    call.mock.scenario_loader.check_faults([rule])
+    call.mock.store.set_rules(call.namespace, faults=[*faults, rule])
     return 200, _stored(rule, "namespace", {})
 
 
 @HANDLERS("clearFaults")
 def clear_faults(call: Call) -> Reply:
     removed = len(_own_faults(call))
-    call.runtime.store.set_rules(call.namespace, faults=[])
+    call.mock.store.set_rules(call.namespace, faults=[])
     return 200, {"removed": removed}
 
 
@@ -175,33 +177,33 @@ def delete_fault(call: Call) -> Reply:
         raise ApiError(
             404, "not_found", f"No fault rule {call.params['rule_id']!r} in this namespace."
         )
-    call.runtime.store.set_rules(call.namespace, faults=kept)
+    call.mock.store.set_rules(call.namespace, faults=kept)
     return 200, {"removed": 1}
 
 
 @HANDLERS("getScenario")
 def get_scenario(call: Call) -> Reply:
-    return 200, call.runtime.store.rules(call.namespace)[1]
+    return 200, call.mock.store.rules(call.namespace)[1]
 
 
 @HANDLERS("setScenario")
 def set_scenario(call: Call) -> Reply:
     scenario = with_absolute_times(call.params["body"], call.session.now)
     replay = scenario.get("replay")
-    if replay is not None and call.runtime.store.recording(replay["recording"]) is None:
+    if replay is not None and call.mock.store.recording(replay["recording"]) is None:
         raise ApiError(
             400,
             "invalid_body",
             f"No recording {replay['recording']!r} is loaded; load it with POST /__mock/replay.",
             {"field": "replay.recording"},
         )
-    call.runtime.store.set_rules(call.namespace, scenario=scenario)
+    call.mock.store.set_rules(call.namespace, scenario=scenario)
     return 200, scenario
 
 
 @HANDLERS("listScenarios")
 def list_scenarios(call: Call) -> Reply:
-    library = call.runtime.library
+    library = call.mock.library
     return 200, {
         "scenarios": [
             {"name": name, "description": file.description, "content": file.content}
@@ -213,14 +215,14 @@ def list_scenarios(call: Call) -> Reply:
 @HANDLERS("applyScenario")
 def apply_scenario(call: Call) -> Reply:
     name = call.params["name"]
-    file = call.runtime.library.get(name)
+    file = call.mock.library.get(name)
     if file is None:
         raise ApiError(404, "not_found", f"No scenario {name!r}; see GET /__mock/scenarios.")
     added = {rule["id"] for rule in file.faults}
     faults = [rule for rule in _own_faults(call) if rule["id"] not in added] + file.faults
-    install_recordings([file], call.runtime.store)
+    install_recordings([file], call.mock.store)
     scenario = file.scenario(call.session.now)
-    call.runtime.store.set_rules(call.namespace, faults=faults, scenario=scenario)
+    call.mock.store.set_rules(call.namespace, faults=faults, scenario=scenario)
     return 200, {"name": name, "faults": len(file.faults)}
 
 
@@ -234,20 +236,20 @@ def load_replay(call: Call) -> Reply:
     except (OSError, ValueError) as exc:
         raise ApiError(400, "invalid_body", f"Cannot load the recording: {exc}") from exc
     identity = recording_id(text)
-    call.runtime.store.put_recording(identity, text)
+    call.mock.store.put_recording(identity, text)
     replay = {
         "recording": identity,
         "strict": bool(body.get("strict", False)),
         "timing": body.get("timing", "polls"),
         "started": rfc3339(call.session.now),
     }
-    scenario = {**call.runtime.store.rules(call.namespace)[1], "replay": replay}
-    call.runtime.store.set_rules(call.namespace, scenario=scenario)
+    scenario = {**call.mock.store.rules(call.namespace)[1], "replay": replay}
+    call.mock.store.set_rules(call.namespace, scenario=scenario)
     return 200, {
         "recording": identity,
         "exchanges": len(recording),
         "requests": len(recording.answers),
-        "violations": spec_violations(text, source, call.runtime.api_spec),
+        "violations": spec_violations(text, source, call.mock.api_spec),
         "replay": replay,
     }
 
@@ -255,7 +257,7 @@ def load_replay(call: Call) -> Reply:
 @HANDLERS("getReplayedPackage")
 def get_replayed_package(call: Call) -> Reply:
     replay = call.session.scenario.replay
-    recording = call.runtime.recording(replay.recording) if replay else None
+    recording = call.mock.recording(replay.recording) if replay else None
     content = package_bytes(recording, call.params["package"]) if recording else None
     if content is None:
         raise ApiError(
@@ -267,7 +269,7 @@ def get_replayed_package(call: Call) -> Reply:
 @HANDLERS("getPackage")
 def get_package(call: Call) -> Reply:
     download_id = call.params["download_id"]
-    content = call.runtime.service.package(
+    content = call.mock.service.package(
         call.session, download_id, call.params["expires"], call.params["signature"]
     )
     return Response(
@@ -280,12 +282,12 @@ def get_package(call: Call) -> Reply:
 
 @HANDLERS("listNamespaces")
 def list_namespaces(call: Call) -> Reply:
-    return 200, {"namespaces": call.runtime.store.namespaces()}
+    return 200, {"namespaces": call.mock.store.namespaces()}
 
 
 @HANDLERS("inspectJobs")
 def inspect_jobs(call: Call) -> Reply:
-    service = call.runtime.service
+    service = call.mock.service
     jobs = []
     for job, downloads in service.inspect_jobs(call.session):
         task_names = {t.plan.id: t.plan.template.name for t in job.state.tasks}

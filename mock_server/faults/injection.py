@@ -17,17 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Request, Response
-
-from ..model.faults import DEFAULT_RETRY_AFTER, NO_BODY, FaultRule
-from ..model.service import Session
-from ..spec import Operation
-from ..wire.errors import ApiError, json_response
-from ..wire.request_state import DROP_KEY, state_of
+from pixxel_mock.server.handling import DROP_KEY, FAULT_HEADER, ApiError, json_response, state_of
+from pixxel_mock.server.model.faults import DEFAULT_RETRY_AFTER, NO_BODY, FaultRule
+from pixxel_mock.server.model.service import Session
+from pixxel_mock.server.spec.document import Operation
 
 if TYPE_CHECKING:
-    from ..runtime import Runtime
+    from pixxel_mock.server.app.instance import MockInstance
 
-FAULT_HEADER = "X-Mock-Fault"
 MAX_DELAY_MS = 60_000
 _PREFERENCE = re.compile(r"\s*([A-Za-z-]+)\s*=\s*\"?([^,;\"]*)\"?\s*")
 FAULT_ERRORS = {
@@ -108,19 +105,19 @@ def preferred_response(operation: Operation, preference: Preference) -> Response
 
 
 def fault_response(
-    runtime: Runtime, session: Session, operation: Operation, request: Request
+    instance: MockInstance, session: Session, operation: Operation, request: Request
 ) -> Response | None:
     """Apply the first matching rule that fires; None when the request goes on as usual."""
     if not session.faults:
         return None
     key = _key_of(request.environ.get("HTTP_AUTHORIZATION"))
-    seed = runtime.config.seed
+    seed = instance.config.seed
     for rule in session.faults:
         if not rule.matches(
             operation.method, operation.path, operation.operation_id, operation.secured, key
         ):
             continue
-        count = runtime.store.count_match(session.namespace, rule.id)
+        count = instance.store.count_match(session.namespace, rule.id)
         if not rule.fires(count, seed, session.namespace):
             continue
         return _act(rule, count, seed, session, operation, request.environ)

@@ -20,15 +20,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Request, Response
-
-from ..model.replay import RecordedRequest, Recording, ReplaySettings, request_key
-from ..model.service import Session
-from ..model.store import Store
-from ..spec import ApiSpec
-from ..wire.errors import ApiError
-from ..wire.exchange import Exchange, ExchangeChecker
-from ..wire.traffic import contract_problems, exchanges_of
-from ..yamlio import read_yaml
+from pixxel_mock.server.checking.exchange import Exchange, ExchangeChecker
+from pixxel_mock.server.checking.traffic import contract_problems, exchanges_of
+from pixxel_mock.server.handling import ApiError
+from pixxel_mock.server.model.replay import RecordedRequest, Recording, ReplaySettings, request_key
+from pixxel_mock.server.model.service import Session
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.yamlio import read_yaml
+from pixxel_mock.server.state.store import Store
 
 DROPPED_HEADERS = {
     "connection",

@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from ..model.faults import FaultRule, merge_scenarios, with_absolute_times
-from ..model.replay import recording_id
-from ..model.service import ServerRules
-from ..model.store import Store
-from ..model.timefmt import rfc3339
-from ..spec import ApiSpec, Operation, compile_schema, first_error
-from ..wire.errors import ApiError
-from ..yamlio import read_yaml_cached
-from .replay import parse_recording, read_recording, spec_violations
+from pixxel_mock.server.faults.replay import parse_recording, read_recording, spec_violations
+from pixxel_mock.server.handling import ApiError
+from pixxel_mock.server.model.faults import FaultRule, merge_scenarios, with_absolute_times
+from pixxel_mock.server.model.replay import recording_id
+from pixxel_mock.server.model.service import ServerRules
+from pixxel_mock.server.model.timefmt import rfc3339
+from pixxel_mock.server.spec.document import ApiSpec, Operation, compile_schema, first_error
+from pixxel_mock.server.spec.yamlio import read_yaml_cached
+from pixxel_mock.server.state.store import Store
 
 log = logging.getLogger(__name__)
 SCENARIO_NAME = re.compile(r"[a-z0-9-]{1,64}")

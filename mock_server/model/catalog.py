@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from ..yamlio import read_yaml_cached
-from .timefmt import parse_rfc3339
+from pixxel_mock.server.model.timefmt import parse_rfc3339
+from pixxel_mock.server.spec.yamlio import read_yaml_cached
 
 FIXTURE_FILES = ("projects.yaml", "keys.yaml", "blocks.yaml", "workflows.yaml")
 FAILURE_TYPES = ("bad_request", "runtime_exception", "unknown")

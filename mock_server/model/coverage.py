@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from ..spec import ApiSpec
+    from pixxel_mock.server.spec.document import ApiSpec
 
 STATE_OF = {
     "getJob": "jobs",

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import TaskFailure
-from .ids import unit_interval
-from .lifecycle import JobOverrides
-from .replay import ReplaySettings
-from .timefmt import parse_rfc3339, rfc3339
+from pixxel_mock.server.model.catalog import TaskFailure
+from pixxel_mock.server.model.ids import unit_interval
+from pixxel_mock.server.model.lifecycle import JobOverrides
+from pixxel_mock.server.model.replay import ReplaySettings
+from pixxel_mock.server.model.timefmt import parse_rfc3339, rfc3339
 
 NO_BODY = object()
 DEFAULT_RETRY_AFTER = "1"  # seconds, on a 429 whose rule sets no Retry-After

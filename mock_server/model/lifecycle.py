@@ -20,8 +20,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .catalog import TaskFailure, TaskTemplate, Workflow
-from .ids import derived_uuid, unit_interval
+from pixxel_mock.server.model.catalog import TaskFailure, TaskTemplate, Workflow
+from pixxel_mock.server.model.ids import derived_uuid, unit_interval
 
 JOB_STATUSES = ("queued", "running", "completed", "failed")
 TASK_STATUSES = ("created", "inprogress", "completed", "failed")

@@ -16,8 +16,8 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from .ids import unit_interval
-from .lifecycle import JobState, TaskState
+from pixxel_mock.server.model.ids import unit_interval
+from pixxel_mock.server.model.lifecycle import JobState, TaskState
 
 EXTENSIONS = {"raster": ".tif", "vector": ".geojson", "tabular": ".csv"}
 ARTIFACT_FORMATS = tuple(EXTENSIONS)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .timefmt import parse_rfc3339
+from pixxel_mock.server.model.timefmt import parse_rfc3339
 
 VOLATILE_QUERY = {"signature", "expires"}  # signed-URL parts: redacted in recordings
 TIMINGS = ("polls", "recorded")

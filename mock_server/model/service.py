@@ -11,15 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import packages, signing
-from .cache import BoundedCache
-from .catalog import ApiKey, BlockVersion, Catalog, Project, Workflow
-from .clock import Clock
-from .faults import FaultRule, Scenario, merge_scenarios
-from .ids import derived_uuid
-from .lifecycle import JobPlan, JobRecord, JobState, evaluate, is_queued_when_created, plan_job
-from .store import DownloadRecord, Store
-from .timefmt import utc_day
+from pixxel_mock.server.model import packages, signing
+from pixxel_mock.server.model.catalog import ApiKey, BlockVersion, Catalog, Project, Workflow
+from pixxel_mock.server.model.clock import Clock
+from pixxel_mock.server.model.faults import FaultRule, Scenario, merge_scenarios
+from pixxel_mock.server.model.ids import derived_uuid
+from pixxel_mock.server.model.lifecycle import (
+    JobPlan,
+    JobRecord,
+    JobState,
+    evaluate,
+    is_queued_when_created,
+    plan_job,
+)
+from pixxel_mock.server.model.timefmt import utc_day
+from pixxel_mock.server.state.cache import BoundedCache
+from pixxel_mock.server.state.store import DownloadRecord, Store
 
 NO_ACCESS = "The API key does not have access to this resource, or it does not exist."
 BAD_KEY = "Missing, invalid or revoked API key in the Authorization header."

@@ -6,9 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from flask import Response
-
-from ..calls import Call, HandlerRegistry, Reply
-from ..wire.errors import ApiError
+from pixxel_mock.server.handling import ApiError, Call, HandlerRegistry, Reply
 
 HANDLERS = HandlerRegistry()
 STATIC = Path(str(files(__package__) / "static"))
@@ -63,4 +61,4 @@ def inspector_asset(call: Call) -> Reply:
 
 @HANDLERS("getControlSpec")
 def control_spec(call: Call) -> Reply:
-    return Response(call.runtime.control_spec.as_json, mimetype="application/json")
+    return Response(call.mock.control_spec.as_json, mimetype="application/json")

@@ -7,25 +7,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response
-from werkzeug.routing import Rule
-
-from .api.handlers import HANDLERS as API_HANDLERS
-from .calls import HandlerRegistry
-from .config import MockConfig
-from .control.handlers import HANDLERS as CONTROL_HANDLERS
-from .runtime import Runtime
-from .web.handlers import HANDLERS as WEB_HANDLERS
-from .wire.binding import (
+from pixxel_mock.server.api.handlers import HANDLERS as API_HANDLERS
+from pixxel_mock.server.app.config import MockConfig
+from pixxel_mock.server.app.instance import MockInstance
+from pixxel_mock.server.control.handlers import HANDLERS as CONTROL_HANDLERS
+from pixxel_mock.server.handling import DEFAULT_NAMESPACE, ApiError, HandlerRegistry
+from pixxel_mock.server.http.direct import DirectRoutes
+from pixxel_mock.server.http.limits import limited
+from pixxel_mock.server.http.pipeline import (
     api_guard,
     bind_spec,
     control_guard,
     install_error_handlers,
     install_journal,
 )
-from .wire.direct import DirectRoutes
-from .wire.errors import ApiError
-from .wire.limits import limited
-from .wire.request_state import DEFAULT_NAMESPACE
+from pixxel_mock.server.web.handlers import HANDLERS as WEB_HANDLERS
+from werkzeug.routing import Rule
 
 EXTENSION = "pixxel_mock"
 DIRECT = "pixxel_mock_direct"  # the API's own router, in front of Flask's (wire/direct.py)
@@ -53,30 +50,30 @@ class LazyBuilderRule(Rule):
 
 def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     """Build a mock app. `config` is a MockConfig, a mapping of its fields, or None."""
-    runtime = Runtime.build(MockConfig.coerce(config))
+    instance = MockInstance.build(MockConfig.coerce(config))
     app = Flask(__name__)
     app.url_rule_class = LazyBuilderRule
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = True
-    app.config["MAX_CONTENT_LENGTH"] = runtime.config.max_body_bytes
-    app.extensions[EXTENSION] = runtime
+    app.config["MAX_CONTENT_LENGTH"] = instance.config.max_body_bytes
+    app.extensions[EXTENSION] = instance
     app.extensions["pixxel_mock_operations"] = {}
-    api = bind_spec(app, runtime.api_spec, API_HANDLERS, runtime, api_guard, injectable=True)
+    api = bind_spec(app, instance.api_spec, API_HANDLERS, instance, api_guard, injectable=True)
     control_handlers = HandlerRegistry({**CONTROL_HANDLERS, **WEB_HANDLERS})
-    bind_spec(app, runtime.control_spec, control_handlers, runtime, control_guard)
-    _serve_contract(app, runtime)
+    bind_spec(app, instance.control_spec, control_handlers, instance, control_guard)
+    _serve_contract(app, instance)
     install_error_handlers(app)
-    install_journal(app, runtime)
-    direct = app.extensions[DIRECT] = DirectRoutes(api, runtime, app.wsgi_app)
+    install_journal(app, instance)
+    direct = app.extensions[DIRECT] = DirectRoutes(api, instance, app.wsgi_app)
     app.wsgi_app = limited(  # type: ignore[method-assign]
         direct,
-        lambda environ, error: _journal_refusal(runtime, environ, error),
+        lambda environ, error: _journal_refusal(instance, environ, error),
     )
     return app
 
 
-def _journal_refusal(runtime: Runtime, environ: dict[str, Any], error: ApiError) -> None:
-    runtime.store.journal_append(
+def _journal_refusal(instance: MockInstance, environ: dict[str, Any], error: ApiError) -> None:
+    instance.store.journal_append(
         {
             "namespace": DEFAULT_NAMESPACE,
             "at": time.time(),
@@ -91,13 +88,13 @@ def _journal_refusal(runtime: Runtime, environ: dict[str, Any], error: ApiError)
     )
 
 
-def runtime_of(app: Flask) -> Runtime:
+def instance_of(app: Flask) -> MockInstance:
     return app.extensions[EXTENSION]
 
 
-def _serve_contract(app: Flask, runtime: Runtime) -> None:
+def _serve_contract(app: Flask, instance: MockInstance) -> None:
     """The contract itself, at /openapi.json and /openapi.yaml."""
-    spec = runtime.api_spec
+    spec = instance.api_spec
 
     def as_json() -> Response:
         return Response(spec.as_json, mimetype="application/json")

@@ -14,10 +14,10 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from ..model.replay import signed_urls
-from ..model.timefmt import parse_rfc3339
-from ..yamlio import read_yaml
-from .exchange import Exchange, ExchangeChecker
+from pixxel_mock.server.checking.exchange import Exchange, ExchangeChecker
+from pixxel_mock.server.model.replay import signed_urls
+from pixxel_mock.server.model.timefmt import parse_rfc3339
+from pixxel_mock.server.spec.yamlio import read_yaml
 
 
 class TrafficFormatError(ValueError):

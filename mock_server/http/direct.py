@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Request, Response
-
-from ..runtime import Runtime
-from .binding import BoundOperation, Serve, error_answer, finish_exchange
+from pixxel_mock.server.app.instance import MockInstance
+from pixxel_mock.server.http.pipeline import BoundOperation, Serve, error_answer, finish_exchange
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -25,8 +24,10 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class DirectRoutes:
     """WSGI middleware in front of Flask's own `wsgi_app` (its fallback)."""
 
-    def __init__(self, bound: list[BoundOperation], runtime: Runtime, fallback: WsgiApp) -> None:
-        self._runtime = runtime
+    def __init__(
+        self, bound: list[BoundOperation], instance: MockInstance, fallback: WsgiApp
+    ) -> None:
+        self._runtime = instance
         self.fallback = fallback
         # by method and number of segments (a parameter is one segment), so a request
         # tries only the few patterns that could match; fewer parameters first:
@@ -41,7 +42,7 @@ class DirectRoutes:
         class LimitedRequest(Request):
             """Flask's request, with the body limit Flask reads from its app context."""
 
-            max_content_length = runtime.config.max_body_bytes  # type: ignore[assignment]
+            max_content_length = instance.config.max_body_bytes  # type: ignore[assignment]
 
         self._request_class = LimitedRequest
 

@@ -10,23 +10,28 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .api.queued import QueuedAnswers
-from .config import MockConfig
-from .faults.replay import parse_recording
-from .faults.scenarios import ScenarioFile, ScenarioLoader, install_recordings, server_rules
-from .model.cache import BoundedCache
-from .model.catalog import Catalog, load_catalog
-from .model.clock import Clock
-from .model.lifecycle import JobState
-from .model.replay import Recording
-from .model.service import MockService, Settings
-from .model.store import Store
-from .resources import API_SPEC, CONTROL_SPEC
-from .spec import ApiSpec
+from pixxel_mock.server.api.queued import QueuedAnswers
+from pixxel_mock.server.app.config import MockConfig
+from pixxel_mock.server.faults.replay import parse_recording
+from pixxel_mock.server.faults.scenarios import (
+    ScenarioFile,
+    ScenarioLoader,
+    install_recordings,
+    server_rules,
+)
+from pixxel_mock.server.model.catalog import Catalog, load_catalog
+from pixxel_mock.server.model.clock import Clock
+from pixxel_mock.server.model.lifecycle import JobState
+from pixxel_mock.server.model.replay import Recording
+from pixxel_mock.server.model.service import MockService, Settings
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
+from pixxel_mock.server.state.cache import BoundedCache
+from pixxel_mock.server.state.store import Store
 
 
 @dataclass
-class Runtime:
+class MockInstance:
     config: MockConfig
     api_spec: ApiSpec
     control_spec: ApiSpec
@@ -36,7 +41,7 @@ class Runtime:
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
-    built_by: int = field(default_factory=os.getpid)  # forked workers inherit the runtime
+    built_by: int = field(default_factory=os.getpid)  # forked workers inherit the instance
     recordings: BoundedCache[str, Recording] = field(default_factory=lambda: BoundedCache(8))
     rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes, str]] = field(
         default_factory=lambda: BoundedCache(4096)
@@ -44,7 +49,7 @@ class Runtime:
     queued_answers: QueuedAnswers = field(default_factory=QueuedAnswers)
 
     @classmethod
-    def build(cls, config: MockConfig) -> Runtime:
+    def build(cls, config: MockConfig) -> MockInstance:
         catalog = load_catalog(config.fixtures_dir)
         api_spec, control_spec = ApiSpec.load(API_SPEC), ApiSpec.load(CONTROL_SPEC)
         loader = ScenarioLoader(api_spec, control_spec)
@@ -77,7 +82,7 @@ class Runtime:
             package_polls=config.package_polls,
             url_ttl_seconds=config.url_ttl_seconds,
         )
-        runtime = cls(
+        instance = cls(
             config=config,
             api_spec=api_spec,
             control_spec=control_spec,
@@ -91,8 +96,8 @@ class Runtime:
             temp_dir=temp_dir,
         )
         if temp_dir is not None:  # an app nobody closes still leaves no files behind
-            weakref.finalize(runtime, _discard, store, temp_dir, runtime.built_by)
-        return runtime
+            weakref.finalize(instance, _discard, store, temp_dir, instance.built_by)
+        return instance
 
     def recording(self, recording_id: str) -> Recording | None:
         """A recording of the state file, parsed once per process (None: no longer kept)."""
@@ -106,7 +111,7 @@ class Runtime:
 
     def close(self) -> None:
         """Close this thread's connection and remove a temporary state file: in the process
-        that built the runtime only (a worker leaving `serve` unwinds through its caller)."""
+        that built the instance only (a worker leaving `serve` unwinds through its caller)."""
         _discard(self.store, self.temp_dir, self.built_by)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import ApiError, to_json
+from pixxel_mock.server.handling import ApiError, to_json
 
 MAX_TARGET_BYTES = 16 * 1024  # path + query string
 MAX_HEADER_BYTES = 64 * 1024  # all header names and values together

@@ -27,7 +27,7 @@ class LiveMock:
         args: Sequence[str] = (),
         command: str = "serve",
         startup_timeout: float = 30.0,
-        program: Sequence[str] = (sys.executable, "-m", "mock_server"),
+        program: Sequence[str] = (sys.executable, "-m", "pixxel_mock.server"),
         cwd: str | None = None,
     ) -> None:
         """`program`: this interpreter's own install by default, never whatever

@@ -18,14 +18,13 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers import gasgi
-
-from . import gunicorn_errors
-from .app import create_app, runtime_of
-from .bridge import InlineBridge, MockProtocol
-from .collector import collect_fully_on_a_timer
-from .config import MockConfig
-from .groupcommit import GroupCommit
-from .wire.binding import may_wait
+from pixxel_mock.server.app.config import MockConfig
+from pixxel_mock.server.app.factory import create_app, instance_of
+from pixxel_mock.server.http.pipeline import may_wait
+from pixxel_mock.server.serving import refusals as gunicorn_errors
+from pixxel_mock.server.serving.bridge import InlineBridge, MockProtocol
+from pixxel_mock.server.serving.collector import collect_fully_on_a_timer
+from pixxel_mock.server.serving.groupcommit import GroupCommit
 
 
 class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
@@ -116,9 +115,9 @@ def _free_port(host: str) -> int:
 def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) -> None:
     """Run until interrupted. Without --state-file the state lives in a temp dir removed at exit."""
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
-    runtime = runtime_of(app)
-    runtime.store.forget_journal_writers()
-    runtime.store.route_job_inserts(GroupCommit(runtime.store).insert)
+    instance = instance_of(app)
+    instance.store.forget_journal_writers()
+    instance.store.route_job_inserts(GroupCommit(instance.store).insert)
     bridge = InlineBridge(app, may_wait_for(app), threads, config.max_body_bytes)
     try:
         run_gunicorn(
@@ -126,16 +125,16 @@ def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) 
             f"{host}:{port}",
             workers,
             threads,
-            lambda url: startup_banner(config, url, workers, threads, runtime.store.path),
+            lambda url: startup_banner(config, url, workers, threads, instance.store.path),
             inline=True,
         )
     finally:
-        runtime.close()  # in the server's process only: a temporary state file goes
+        instance.close()  # in the server's process only: a temporary state file goes
 
 
 def may_wait_for(app: Flask) -> Callable[[dict[str, Any]], bool]:
-    runtime = runtime_of(app)
-    return lambda environ: may_wait(runtime, environ)
+    instance = instance_of(app)
+    return lambda environ: may_wait(instance, environ)
 
 
 def app_for_workers(config: MockConfig) -> Flask:
@@ -148,7 +147,7 @@ def app_for_workers(config: MockConfig) -> Flask:
     """
     gc.freeze()  # the imports' objects live as long as the process: no collection walks them
     app = create_app(config)
-    runtime_of(app).store.release_connection()
+    instance_of(app).store.release_connection()
     gc.freeze()  # nor the app's: the workers' collections skip it, its pages stay shared
     return app
 

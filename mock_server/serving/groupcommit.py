@@ -16,9 +16,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from greenlet import getcurrent, greenlet
-
-from .model.lifecycle import JobRecord
-from .model.store import BuildJob, Store
+from pixxel_mock.server.model.lifecycle import JobRecord
+from pixxel_mock.server.state.store import BuildJob, Store
 
 Answer = TypeVar("Answer")
 

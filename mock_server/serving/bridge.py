@@ -23,10 +23,9 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from gunicorn.asgi.protocol import ASGIProtocol
-
-from .groupcommit import LoopRequests
-from .gunicorn_errors import error_bytes
-from .wire.request_state import DROP_KEY
+from pixxel_mock.server.handling import DROP_KEY
+from pixxel_mock.server.serving.groupcommit import LoopRequests
+from pixxel_mock.server.serving.refusals import error_bytes
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Answer = tuple[int, list[tuple[bytes, bytes]], Iterable[bytes]]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.catalog import BlockVersion, Project, Workflow
-from ..model.lifecycle import TaskState
-from ..model.packages import ARTIFACT_FORMATS, output_file_name
-from ..model.service import DownloadView, JobView
-from ..model.timefmt import go_duration, rfc3339
+from pixxel_mock.server.model.catalog import BlockVersion, Project, Workflow
+from pixxel_mock.server.model.lifecycle import TaskState
+from pixxel_mock.server.model.packages import ARTIFACT_FORMATS, output_file_name
+from pixxel_mock.server.model.service import DownloadView, JobView
+from pixxel_mock.server.model.timefmt import go_duration, rfc3339
 
 BLOCK_STATUS_CODES = {"released": 1, "deprecated": 2, "disabled": 3, "draft": 0}
 REMOTE_ROOT = "s3://pixxel-mock"

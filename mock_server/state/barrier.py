@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .epoch import map_shared
+from pixxel_mock.server.state.epoch import map_shared
 
 log = logging.getLogger("pixxel_mock")
 SLOTS = 64

@@ -17,26 +17,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Request, Response, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-
-from ..calls import Call, HandlerRegistry, Reply
-from ..faults.injection import (
+from pixxel_mock.server.app.instance import MockInstance
+from pixxel_mock.server.checking.exchange import response_problem
+from pixxel_mock.server.checking.validation import validate_request
+from pixxel_mock.server.faults.injection import (
     FAULT_HEADER,
     fault_response,
     parse_prefer,
     preferred_response,
     truncate,
 )
-from ..faults.replay import replayed_response
-from ..model.catalog import ApiKey
-from ..model.coverage import encoded_states, states_in_body
-from ..model.service import DomainError, Session
-from ..runtime import Runtime
-from ..spec import ApiSpec, Operation
-from .errors import ApiError, error_response, json_response
-from .exchange import response_problem
-from .request_state import DEFAULT_NAMESPACE, ExchangeState, state_of
-from .validation import validate_request
+from pixxel_mock.server.faults.replay import replayed_response
+from pixxel_mock.server.handling import (
+    DEFAULT_NAMESPACE,
+    ApiError,
+    Call,
+    ExchangeState,
+    HandlerRegistry,
+    Reply,
+    error_response,
+    json_response,
+    state_of,
+)
+from pixxel_mock.server.model.catalog import ApiKey
+from pixxel_mock.server.model.coverage import encoded_states, states_in_body
+from pixxel_mock.server.model.service import DomainError, Session
+from pixxel_mock.server.spec.document import ApiSpec, Operation
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 NAMESPACE_HEADER = "X-Mock-Session"
 # the hot path reads its headers (this one, Prefer, Authorization) from the WSGI environ
@@ -48,7 +55,7 @@ UNJOURNALED = (CONTROL_PREFIX, "/docs", "/openapi.")  # control plane, pages, co
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DOMAIN_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400}
 
-Guard = Callable[[Operation, Runtime, Session, Request], ApiKey | None]
+Guard = Callable[[Operation, MockInstance, Session, Request], ApiKey | None]
 Serve = Callable[[Request, dict[str, str]], Response]  # may raise; see error_answer
 log = logging.getLogger("pixxel_mock")
 
@@ -62,7 +69,7 @@ class BoundOperation:
 
 
 def api_guard(
-    operation: Operation, runtime: Runtime, session: Session, request: Request
+    operation: Operation, instance: MockInstance, session: Session, request: Request
 ) -> ApiKey | None:
     """The API key check of the Pixxel API: missing, unknown or revoked keys are 403."""
     if not operation.secured:
@@ -72,16 +79,16 @@ def api_guard(
         state_of(request.environ).violations.append(
             "missing Authorization header (security scheme ApiKeyAuth)"
         )
-    return runtime.service.authenticate(header, session)
+    return instance.service.authenticate(header, session)
 
 
 def control_guard(
-    operation: Operation, runtime: Runtime, session: Session, request: Request
+    operation: Operation, instance: MockInstance, session: Session, request: Request
 ) -> ApiKey | None:
     """Loopback clients only, unless a control token is configured: then the token only."""
     if not operation.secured:
         return None
-    token = runtime.config.control_token
+    token = instance.config.control_token
     if token is None:
         if not is_loopback(request.remote_addr):
             raise ApiError(
@@ -120,7 +127,7 @@ def namespace_of(header: str | None) -> str:
     return header
 
 
-def may_wait(runtime: Runtime, environ: dict[str, Any]) -> bool:
+def may_wait(instance: MockInstance, environ: dict[str, Any]) -> bool:
     """Whether answering may sleep on purpose: a `Prefer` header (`delay=`), or a fault
     rule with a delay in the request's namespace. The server runs such requests where a
     wait holds up no other (see bridge.py)."""
@@ -130,14 +137,14 @@ def may_wait(runtime: Runtime, environ: dict[str, Any]) -> bool:
         namespace = namespace_of(environ.get(_NAMESPACE_KEY))
     except ApiError:
         return False  # refused at once
-    return any(rule.action.delay is not None for rule in runtime.service.fault_rules(namespace))
+    return any(rule.action.delay is not None for rule in instance.service.fault_rules(namespace))
 
 
 def bind_spec(
     app: Flask,
     spec: ApiSpec,
     handlers: HandlerRegistry,
-    runtime: Runtime,
+    instance: MockInstance,
     guard: Guard,
     injectable: bool = False,
 ) -> list[BoundOperation]:
@@ -152,7 +159,7 @@ def bind_spec(
         raise RuntimeError(f"handlers do not match the spec: missing {missing}, unknown {extra}")
     bound = []
     for operation in spec.operations.values():
-        serve = _serve(operation, handlers[operation.operation_id], runtime, guard, injectable)
+        serve = _serve(operation, handlers[operation.operation_id], instance, guard, injectable)
         app.add_url_rule(
             operation.flask_rule,
             endpoint=operation.operation_id,
@@ -176,7 +183,7 @@ def _flask_view(operation: Operation, serve: Serve) -> Callable[..., Response]:
 def _serve(
     operation: Operation,
     handler: Callable[[Call], Reply],
-    runtime: Runtime,
+    instance: MockInstance,
     guard: Guard,
     injectable: bool,
 ) -> Serve:
@@ -186,26 +193,26 @@ def _serve(
         state.operation = operation
         namespace = path_values.get("namespace") or namespace_of(environ.get(_NAMESPACE_KEY))
         state.namespace = namespace
-        session = runtime.service.session(namespace)
+        session = instance.service.session(namespace)
         replay = session.scenario.replay
-        recording = runtime.recording(replay.recording) if injectable and replay else None
+        recording = instance.recording(replay.recording) if injectable and replay else None
         if recording is not None and replay is not None:
-            replayed = replayed_response(recording, replay, runtime.store, session, req)
+            replayed = replayed_response(recording, replay, instance.store, session, req)
             if replayed is not None:
                 return _observed(state, operation, replayed)
         if injectable:
             preference = parse_prefer(environ.get("HTTP_PREFER"))
             injected = (preferred_response(operation, preference) if preference else None) or (
-                fault_response(runtime, session, operation, req)
+                fault_response(instance, session, operation, req)
             )
             if injected is not None:
                 return _observed(state, operation, injected)
         try:
-            key = guard(operation, runtime, session, req)
+            key = guard(operation, instance, session, req)
             params = validate_request(
                 operation, path_values, req.args, req.headers, lambda: req.get_data(cache=True)
             )
-            reply = handler(Call(params, session, key, runtime, req))
+            reply = handler(Call(params, session, key, instance, req))
         except DomainError as exc:
             raise ApiError(_DOMAIN_STATUS[exc.kind], exc.code, exc.message, exc.details) from exc
         if isinstance(reply, Response):
@@ -266,27 +273,27 @@ def error_answer(error: Exception, req: Request) -> Response:
     return error_response(ApiError(status, code, message, None, headers))
 
 
-def install_journal(app: Flask, runtime: Runtime) -> None:
+def install_journal(app: Flask, instance: MockInstance) -> None:
     """Record every request outside the control plane and the web pages; check responses
     in test mode."""
 
     @app.after_request
     def finish(response: Response) -> Response:
-        return finish_exchange(runtime, request._get_current_object(), response)  # type: ignore[attr-defined]
+        return finish_exchange(instance, request._get_current_object(), response)  # type: ignore[attr-defined]
 
 
-def finish_exchange(runtime: Runtime, req: Request, response: Response) -> Response:
+def finish_exchange(instance: MockInstance, req: Request, response: Response) -> Response:
     """The last step of every exchange: the response check (test mode), a truncation
     fault, and the journal entry."""
     state = state_of(req.environ)
     operation = state.operation
-    if runtime.config.validate_responses and operation is not None:
+    if instance.config.validate_responses and operation is not None:
         response = _checked(operation, response, state)
     if state.truncate is not None:
         response = truncate(response, state.truncate)
         state.fault = state.truncate[1]
     if not (req.path.startswith(UNJOURNALED) or req.path == "/"):
-        runtime.store.journal_append(
+        instance.store.journal_append(
             {
                 "namespace": state.namespace,
                 "at": time.time(),

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .barrier import FlushBarrier
-from .cache import BoundedCache
-from .clock import Clock
-from .epoch import Epoch
-from .lifecycle import JobOverrides, JobRecord
-from .writegate import WriteGate
+from pixxel_mock.server.model.clock import Clock
+from pixxel_mock.server.model.lifecycle import JobOverrides, JobRecord
+from pixxel_mock.server.state.barrier import FlushBarrier
+from pixxel_mock.server.state.cache import BoundedCache
+from pixxel_mock.server.state.epoch import Epoch
+from pixxel_mock.server.state.writegate import WriteGate
 
 log = logging.getLogger("pixxel_mock")
 STATE_FORMAT = "pixxel-mock-state"
@@ -422,7 +422,7 @@ class Store:
         """Insert the job that `build(seq)` returns, seq being the namespace's next number.
 
         Through `route_job_inserts`, the server may gather the inserts of several requests
-        into one transaction (mock_server/groupcommit.py); it returns once the job is committed."""
+        into one transaction (serving/groupcommit.py); it returns once the job is committed."""
         return self._job_inserter(namespace, build)
 
     def route_job_inserts(self, inserter: Callable[[str, BuildJob], JobRecord]) -> None:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-
-from .yamlio import read_yaml_cached
+from pixxel_mock.server.spec.yamlio import read_yaml_cached
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _TEMPLATE = re.compile(r"{([^}/]+)}")

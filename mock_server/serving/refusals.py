@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn import util
-
-from .wire.errors import ApiError, to_json
+from pixxel_mock.server.handling import ApiError, to_json
 
 
 def error_bytes(status: int, reason: str, message: str) -> bytes:

@@ -1,4 +1,4 @@
-"""Where the contract and the default fixtures live: package data of `mock_server`.
+"""Where the contract and the default fixtures live: package data of `pixxel_mock.server`.
 
 In the repository they are the top-level folders `openapi/` and `fixtures/`, which the
 package links to; a wheel carries copies. Either way they are found through
@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def _package_dir(name: str) -> Path:
-    folder = files(__package__) / name
+    folder = files("pixxel_mock.server") / name
     if not isinstance(folder, Path) or not folder.is_dir():
         raise RuntimeError(f"pixxel-mock is installed without its {name}/ folder ({folder})")
     return folder

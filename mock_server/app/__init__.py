@@ -1,0 +1,1 @@
+"""The app: its configuration, the parts one mock instance runs on, and the factory."""

@@ -1,0 +1,2 @@
+"""Contract loading: the OpenAPI documents and fixtures shipped as package data, read
+and compiled once."""
