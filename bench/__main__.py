@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.spec.resources import API_SPEC
 

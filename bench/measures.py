@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.model.catalog import TaskTemplate, load_catalog
 from pixxel_mock.server.model.clock import Clock

@@ -33,8 +33,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pixxel_mock.server import MockConfig, create_app
 from werkzeug.test import EnvironBuilder
+
+from pixxel_mock.server import MockConfig, create_app
 
 from .loads import WORKLOADS, Request, Workload
 

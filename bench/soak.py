@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 
 from .measures import rss_kib

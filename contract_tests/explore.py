@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import hypothesis
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
+
 from pixxel_mock.contract.strategies import DEFAULT_KEY, server_behaviours
 from pixxel_mock.server.model.faults import FaultRule
 from pixxel_mock.server.spec.document import ApiSpec, Operation

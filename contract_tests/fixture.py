@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
+
 from pixxel_mock.contract.transport import Reply, Transport
 from pixxel_mock.server.faults.injection import FAULT_HEADER
 

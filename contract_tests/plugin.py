@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from pixxel_mock.contract.options import ContractOptions, add_pytest_options, from_pytest
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from flask import Flask, Response, request
+
 from pixxel_mock.contract.har import RECORDING_NAME, HarRecorder, har_entry
 from pixxel_mock.server.checking.exchange import Exchange, ExchangeChecker
 from pixxel_mock.server.handling import ApiError, error_response, json_response

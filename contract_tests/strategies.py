@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+
 from pixxel_mock.server.faults.scenarios import ScenarioLoader
 from pixxel_mock.server.model.catalog import load_catalog
 from pixxel_mock.server.spec.document import ApiSpec

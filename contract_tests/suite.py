@@ -13,14 +13,15 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck
+from schemathesis.checks import ignored_auth, not_a_server_error
+from schemathesis.core.failures import FailureGroup
+
 from pixxel_mock.contract.lifecycle import LifecycleMachine
 from pixxel_mock.contract.results import Results
 from pixxel_mock.contract.target import WRITE_OPERATIONS
 from pixxel_mock.server.faults.injection import FAULT_HEADER
 from pixxel_mock.server.spec.document import ApiSpec, compile_schema, first_error
 from pixxel_mock.server.spec.resources import API_SPEC
-from schemathesis.checks import ignored_auth, not_a_server_error
-from schemathesis.core.failures import FailureGroup
 
 schema = schemathesis.pytest.from_fixture("contract_schema")
 FAULT_BLIND_CHECKS = (ignored_auth,)  # see target.skipped()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
+from schemathesis import GenerationMode
+from schemathesis.config._checks import MissingRequiredHeaderConfig
+
 from pixxel_mock.contract.options import ContractOptions
 from pixxel_mock.contract.transport import HttpTransport, Transport, WsgiTransport, per_second
 from pixxel_mock.server import create_app
 from pixxel_mock.server.spec.resources import API_SPEC
-from schemathesis import GenerationMode
-from schemathesis.config._checks import MissingRequiredHeaderConfig
 
 # The in-process twin: a fast clock so jobs finish and downloads get ready within
 # a stateful scenario, and test mode so a response breaking the spec is a 500.

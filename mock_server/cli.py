@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from pixxel_mock import __version__
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.faults.scenarios import ScenarioError, ScenarioLoader
 from pixxel_mock.server.model.catalog import FixtureError
@@ -16,8 +17,6 @@ from pixxel_mock.server.model.replay import TIMINGS
 from pixxel_mock.server.model.timefmt import parse_rfc3339
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
 from pixxel_mock.server.state.store import StateFileError
-
-from pixxel_mock import __version__
 
 COMMAND_GROUP = "pixxel_mock.commands"  # entry points: `register(subparsers)` adds commands
 

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from flask import Request, Response
+from werkzeug.sansio.utils import get_current_url
+
 from pixxel_mock.server.model.catalog import ApiKey
 from pixxel_mock.server.model.coverage import States, encoded_states
 from pixxel_mock.server.model.service import Session
 from pixxel_mock.server.state.store import DEFAULT_NAMESPACE
-from werkzeug.sansio.utils import get_current_url
 
 if TYPE_CHECKING:
     from pixxel_mock.server.app.instance import MockInstance

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
 from pixxel_mock.server import instance_of
 from pixxel_mock.server.model.service import BAD_KEY, NO_ACCESS
 

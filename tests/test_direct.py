@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from flask import Flask, Response
+from werkzeug.test import Client, EnvironBuilder
+
 from pixxel_mock.server.app.factory import DIRECT
 from pixxel_mock.server.app.instance import MockInstance
 from pixxel_mock.server.http.direct import send_answer
-from werkzeug.test import Client, EnvironBuilder
 
 from .helpers import AGRI, ALPHA, REVOKED, WF_LINEAR
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
+
+from examples import careless_client, robust_client
+from examples.pipeline_client import PixxelClient, PixxelError, run_pipeline
 from pixxel_mock.contract.explore import ClientBroke, ClientRun
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.contract.strategies import BehaviourSpace, server_behaviours
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
 from pixxel_mock.server.spec.yamlio import read_yaml
-
-from examples import careless_client, robust_client
-from examples.pipeline_client import PixxelClient, PixxelError, run_pipeline
 
 from .helpers import AGRI, ALPHA, WF_LINEAR
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.model.faults import Delay
 from pixxel_mock.server.spec.document import ApiSpec

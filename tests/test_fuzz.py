@@ -20,9 +20,10 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+
 from pixxel_mock.server import create_app
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
-from schemathesis import GenerationMode
 
 from .helpers import REPO
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pixxel_mock.server import create_app
 from pixxel_mock.server.app.factory import instance_of
 from pixxel_mock.server.model.lifecycle import JobRecord

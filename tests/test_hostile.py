@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.handling import to_json
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 
 from .helpers import AGRI, ALPHA, JOURNEYS, WF_FAILING, WF_LINEAR, check_progression, open_zip

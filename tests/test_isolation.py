@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from pixxel_mock.server import create_app
 from pixxel_mock.server.model.service import BAD_KEY, NO_ACCESS
 

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.state.barrier import FlushBarrier

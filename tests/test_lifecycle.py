@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pixxel_mock.server.model.catalog import TaskFailure, TaskTemplate, Workflow, load_catalog
 from pixxel_mock.server.model.ids import _ROOT, derived_uuid
 from pixxel_mock.server.model.lifecycle import (

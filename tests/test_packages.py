@@ -7,6 +7,7 @@ import io
 import json
 
 from PIL import Image
+
 from pixxel_mock.server.model import packages
 
 

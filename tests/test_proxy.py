@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from werkzeug.serving import make_server
+
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.contract.proxy import VIOLATIONS_HEADER
-from werkzeug.serving import make_server
 
 from .broken_servers import wrong_field_type
 from .helpers import AGRI, ALPHA, WF_LINEAR

@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from flask.testing import FlaskClient
+
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server import create_app
 from pixxel_mock.server.app.factory import instance_of

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
+
 from pixxel_mock.contract.har import REDACTED, redact_text
 from pixxel_mock.contract.live import LiveMock
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
+
 from pixxel_mock.server.spec.document import ApiSpec, compile_schema, first_error
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 from pixxel_mock.server.spec.yamlio import COPIES_KEPT, read_yaml, read_yaml_cached

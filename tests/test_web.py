@@ -8,13 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from pixxel_mock.contract.live import LiveMock
-from pixxel_mock.server.spec.document import ApiSpec
-from pixxel_mock.server.spec.resources import API_SPEC
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC
 
 from .helpers import AGRI, ALPHA, REPO, WF_LINEAR
 

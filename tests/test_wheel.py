@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from pixxel_mock.contract.live import LiveMock
 
 from .helpers import AGRI, ALPHA, REPO, WF_LINEAR, har, har_entry

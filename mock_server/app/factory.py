@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response
+from werkzeug.routing import Rule
+
 from pixxel_mock.server.api.handlers import HANDLERS as API_HANDLERS
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.instance import MockInstance
@@ -22,7 +24,6 @@ from pixxel_mock.server.http.pipeline import (
     install_journal,
 )
 from pixxel_mock.server.web.handlers import HANDLERS as WEB_HANDLERS
-from werkzeug.routing import Rule
 
 EXTENSION = "pixxel_mock"
 DIRECT = "pixxel_mock_direct"  # the API's own router, in front of Flask's (wire/direct.py)

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from pixxel_mock.server.checking.validation import validate_request
-from pixxel_mock.server.handling import ApiError
-from pixxel_mock.server.spec.document import ApiSpec, Operation, first_error
 from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
+
+from pixxel_mock.server.checking.validation import validate_request
+from pixxel_mock.server.handling import ApiError
+from pixxel_mock.server.spec.document import ApiSpec, Operation, first_error
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from werkzeug.datastructures import MultiDict
+
 from pixxel_mock.server.handling import ApiError
 from pixxel_mock.server.spec.document import Operation, Parameter, first_error
-from werkzeug.datastructures import MultiDict
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
 _NUMBER = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?([eE][-+]?[0-9]{1,3})?")

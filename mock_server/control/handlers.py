@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from flask import Response
+
 from pixxel_mock.server.faults.replay import (
     package_bytes,
     parse_recording,

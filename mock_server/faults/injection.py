@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Request, Response
+
 from pixxel_mock.server.handling import DROP_KEY, FAULT_HEADER, ApiError, json_response, state_of
 from pixxel_mock.server.model.faults import DEFAULT_RETRY_AFTER, NO_BODY, FaultRule
 from pixxel_mock.server.model.service import Session

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Request, Response
+
 from pixxel_mock.server.checking.exchange import Exchange, ExchangeChecker
 from pixxel_mock.server.checking.traffic import contract_problems, exchanges_of
 from pixxel_mock.server.handling import ApiError

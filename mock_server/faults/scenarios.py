@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from pixxel_mock.server.faults.replay import parse_recording, read_recording, spec_violations
 from pixxel_mock.server.handling import ApiError
 from pixxel_mock.server.model.faults import FaultRule, merge_scenarios, with_absolute_times

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Request, Response
+
 from pixxel_mock.server.app.instance import MockInstance
 from pixxel_mock.server.http.pipeline import BoundOperation, Serve, error_answer, finish_exchange
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Request, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
 from pixxel_mock.server.app.instance import MockInstance
 from pixxel_mock.server.checking.exchange import response_problem
 from pixxel_mock.server.checking.validation import validate_request
@@ -43,7 +45,6 @@ from pixxel_mock.server.model.catalog import ApiKey
 from pixxel_mock.server.model.coverage import encoded_states, states_in_body
 from pixxel_mock.server.model.service import DomainError, Session
 from pixxel_mock.server.spec.document import ApiSpec, Operation
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 NAMESPACE_HEADER = "X-Mock-Session"
 # the hot path reads its headers (this one, Prefer, Authorization) from the WSGI environ

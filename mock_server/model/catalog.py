@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from pixxel_mock.server.model.timefmt import parse_rfc3339
 from pixxel_mock.server.spec.yamlio import read_yaml_cached
 

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from gunicorn.asgi.protocol import ASGIProtocol
+
 from pixxel_mock.server.handling import DROP_KEY
 from pixxel_mock.server.serving.groupcommit import LoopRequests
 from pixxel_mock.server.serving.refusals import error_bytes

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from greenlet import getcurrent, greenlet
+
 from pixxel_mock.server.model.lifecycle import JobRecord
 from pixxel_mock.server.state.store import BuildJob, Store
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn import util
+
 from pixxel_mock.server.handling import ApiError, to_json
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+
 from pixxel_mock.server.spec.yamlio import read_yaml_cached
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")

@@ -6,6 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from flask import Response
+
 from pixxel_mock.server.handling import ApiError, Call, HandlerRegistry, Reply
 
 HANDLERS = HandlerRegistry()
