@@ -23,7 +23,7 @@ from pixxel_mock.server.handling import ApiError, error_response, json_response
 from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC
-from pixxel_mock.server.state.store import Store
+from pixxel_mock.server.state.store import JournalEntry, Store
 
 VIOLATIONS_HEADER = "X-Pixxel-Contract-Violations"
 HOP_BY_HOP = {
@@ -107,17 +107,16 @@ def create_proxy_app(
         if problems:
             response_headers.append((VIOLATIONS_HEADER, _header_text(problems)))
         journal.journal_append(
-            {
-                "namespace": JOURNAL_NAMESPACE,
-                "at": time.time(),
-                "method": request.method,
-                "path": request.path,
-                "query": request.query_string.decode("latin-1"),
-                "operation_id": operation.operation_id if operation else None,
-                "status": answer.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "violations": problems,
-            }
+            JournalEntry(
+                namespace=JOURNAL_NAMESPACE,
+                method=request.method,
+                path=request.path,
+                query=request.query_string.decode("latin-1"),
+                operation_id=operation.operation_id if operation else None,
+                status=answer.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                violations=problems,
+            )
         )
         if recorder is not None:
             millis = (time.perf_counter() - started) * 1000

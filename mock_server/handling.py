@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -124,6 +124,7 @@ def _host_url(scheme: str, host: str) -> str:
     return get_current_url(scheme, host)
 
 
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Reply = tuple[int, Any] | Response  # a bytes body is JSON already serialised
 Handler = Callable[[Call], Reply]
 

@@ -13,7 +13,7 @@ import requests
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.state.barrier import FlushBarrier
-from pixxel_mock.server.state.store import Store
+from pixxel_mock.server.state.store import JournalEntry, Store
 
 from .helpers import ALPHA, WF_LINEAR
 
@@ -102,17 +102,18 @@ def test_dead_and_silent_slots_are_not_waited_for(tmp_path: Path) -> None:
     assert barrier.wait(barrier.request())
 
 
-def _entry(path: str) -> dict[str, object]:
-    return {
-        "namespace": "default",
-        "at": 0.0,
-        "method": "GET",
-        "path": path,
-        "query": "",
-        "status": 200,
-        "duration_ms": 1.0,
-        "violations": [],
-    }
+def _entry(path: str) -> JournalEntry:
+    return JournalEntry(
+        namespace="default",
+        at=0.0,
+        method="GET",
+        path=path,
+        query="",
+        operation_id=None,
+        status=200,
+        duration_ms=1.0,
+        violations=[],
+    )
 
 
 def test_the_request_number_never_falls_back(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from pixxel_mock.server.http.pipeline import (
     install_error_handlers,
     install_journal,
 )
+from pixxel_mock.server.state.store import JournalEntry
 from pixxel_mock.server.web.handlers import HANDLERS as WEB_HANDLERS
 
 EXTENSION = "pixxel_mock"
@@ -75,17 +75,16 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
 
 def _journal_refusal(instance: MockInstance, environ: dict[str, Any], error: ApiError) -> None:
     instance.store.journal_append(
-        {
-            "namespace": DEFAULT_NAMESPACE,
-            "at": time.time(),
-            "method": environ.get("REQUEST_METHOD", ""),
-            "path": environ.get("PATH_INFO", "")[:200],
-            "query": environ.get("QUERY_STRING", "")[:200],
-            "operation_id": None,
-            "status": error.status,
-            "duration_ms": 0.0,
-            "violations": [error.message],
-        }
+        JournalEntry(
+            namespace=DEFAULT_NAMESPACE,
+            method=environ.get("REQUEST_METHOD", ""),
+            path=environ.get("PATH_INFO", "")[:200],
+            query=environ.get("QUERY_STRING", "")[:200],
+            operation_id=None,
+            status=error.status,
+            duration_ms=0.0,
+            violations=[error.message],
+        )
     )
 
 

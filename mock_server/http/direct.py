@@ -17,9 +17,8 @@ from typing import Any
 from flask import Request, Response
 
 from pixxel_mock.server.app.instance import MockInstance
+from pixxel_mock.server.handling import WsgiApp
 from pixxel_mock.server.http.pipeline import BoundOperation, Serve, error_answer, finish_exchange
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class DirectRoutes:

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pixxel_mock.server.handling import ApiError, to_json
+from pixxel_mock.server.handling import ApiError, WsgiApp, to_json
 
 MAX_TARGET_BYTES = 16 * 1024  # path + query string
 MAX_HEADER_BYTES = 64 * 1024  # all header names and values together
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def request_too_large(environ: dict[str, Any]) -> ApiError | None:

@@ -45,6 +45,7 @@ from pixxel_mock.server.model.catalog import ApiKey
 from pixxel_mock.server.model.coverage import encoded_states, states_in_body
 from pixxel_mock.server.model.service import DomainError, Session
 from pixxel_mock.server.spec.document import ApiSpec, Operation
+from pixxel_mock.server.state.store import JournalEntry
 
 NAMESPACE_HEADER = "X-Mock-Session"
 # the hot path reads its headers (this one, Prefer, Authorization) from the WSGI environ
@@ -295,19 +296,18 @@ def finish_exchange(instance: MockInstance, req: Request, response: Response) ->
         state.fault = state.truncate[1]
     if not (req.path.startswith(UNJOURNALED) or req.path == "/"):
         instance.store.journal_append(
-            {
-                "namespace": state.namespace,
-                "at": time.time(),
-                "method": req.method,
-                "path": req.path,
-                "query": req.query_string.decode("latin-1"),
-                "operation_id": operation.operation_id if operation else None,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - state.started) * 1000, 3),
-                "violations": state.violations,
-                "fault": state.fault,
-                "states": state.states,
-            }
+            JournalEntry(
+                namespace=state.namespace,
+                method=req.method,
+                path=req.path,
+                query=req.query_string.decode("latin-1"),
+                operation_id=operation.operation_id if operation else None,
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - state.started) * 1000, 3),
+                violations=state.violations,
+                fault=state.fault,
+                states=state.states,
+            )
         )
     return response
 

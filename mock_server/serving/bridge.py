@@ -24,11 +24,10 @@ from urllib.parse import unquote_to_bytes
 
 from gunicorn.asgi.protocol import ASGIProtocol
 
-from pixxel_mock.server.handling import DROP_KEY
+from pixxel_mock.server.handling import DROP_KEY, WsgiApp
 from pixxel_mock.server.serving.groupcommit import LoopRequests
 from pixxel_mock.server.serving.refusals import error_bytes
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Answer = tuple[int, list[tuple[bytes, bytes]], Iterable[bytes]]
 
 

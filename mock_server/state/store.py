@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,23 @@ class NamespaceRow:
 
     clock: Clock
     rules_version: int
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One request as the journal keeps it (the control API's `/__mock/requests`)."""
+
+    namespace: str
+    method: str
+    path: str
+    query: str
+    operation_id: str | None
+    status: int
+    duration_ms: float
+    violations: list[str]
+    fault: str | None = None
+    states: str | None = None  # JSON already (model.coverage.encoded_states)
+    at: float = field(default_factory=time.time)
 
 
 class Store:
@@ -570,22 +587,22 @@ class Store:
         return self._downloads.put((namespace, download_id), DownloadRecord(*row)) if row else None
 
     # -- journal -----------------------------------------------------------
-    def journal_append(self, entry: dict[str, Any]) -> None:
+    def journal_append(self, entry: JournalEntry) -> None:
         """Buffer an entry; a thread of this process writes the buffer every few ms.
 
         The caller appends before its response leaves, so a later `journal()` sees it."""
         row = (
-            entry["namespace"],
-            entry["at"],
-            entry["method"],
-            entry["path"],
-            entry["query"],
-            entry.get("operation_id"),
-            entry["status"],
-            entry["duration_ms"],
-            json.dumps(entry["violations"]) if entry.get("violations") else "[]",
-            entry.get("fault"),
-            entry.get("states"),  # JSON already (model.coverage.encoded_states)
+            entry.namespace,
+            entry.at,
+            entry.method,
+            entry.path,
+            entry.query,
+            entry.operation_id,
+            entry.status,
+            entry.duration_ms,
+            json.dumps(entry.violations) if entry.violations else "[]",
+            entry.fault,
+            entry.states,  # JSON already (model.coverage.encoded_states)
         )
         if self._flusher_pid != os.getpid():
             self._start_flusher()  # before the first entry: readers must wait for this process
