@@ -15,9 +15,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from werkzeug.datastructures import Headers, MultiDict
-from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
 
+from pixxel_mock.server.checking.routes import RouteTable
 from pixxel_mock.server.checking.validation import validate_request
 from pixxel_mock.server.handling import ApiError
 from pixxel_mock.server.spec.document import ApiSpec, Operation, first_error
@@ -40,31 +39,12 @@ class ExchangeChecker:
 
     def __init__(self, spec: ApiSpec) -> None:
         self.spec = spec
-        self._map = Map(
-            [
-                Rule(op.flask_rule, endpoint=op.operation_id, methods=[op.method])
-                for op in spec.operations.values()
-            ],
-            merge_slashes=False,
-        ).bind("pixxel.invalid")
-
-    def route(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
-        """The operation at (method, path); raises ApiError 404/405 like the mock does."""
-        try:
-            endpoint, values = self._map.match(path, method=method.upper())
-        except MethodNotAllowed as exc:
-            allowed = ", ".join(sorted(set(exc.valid_methods or []) - {"HEAD", "OPTIONS"}))
-            raise ApiError(
-                405, "method_not_allowed", f"{method} is not allowed on {path}; use {allowed}"
-            ) from exc
-        except NotFound as exc:
-            raise ApiError(404, "not_found", f"No operation is defined at {path}") from exc
-        return self.spec.operations[endpoint], values
+        self.routes = RouteTable(spec.operations.values())
 
     def check_request(self, exchange: Exchange) -> tuple[Operation | None, list[str]]:
         parts = urlsplit(exchange.url)
         try:
-            operation, values = self.route(exchange.method, parts.path)
+            operation, values = self.routes.match(exchange.method.upper(), parts.path)
         except ApiError as exc:
             return None, [f"request: {exc.message}"]
         headers = Headers(list(exchange.request_headers.items()))

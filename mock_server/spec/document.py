@@ -7,7 +7,6 @@ so validating a request costs a few microseconds and no file is read per request
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +17,6 @@ import jsonschema_rs
 from pixxel_mock.server.spec.yamlio import read_yaml_cached
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
-_TEMPLATE = re.compile(r"{([^}/]+)}")
 
 
 @dataclass(frozen=True)
@@ -52,21 +50,6 @@ class Operation:
     body: RequestBody | None
     responses: dict[str, Any] = field(compare=False, repr=False)
     response_validators: dict[str, Any] = field(compare=False, repr=False)
-
-    @property
-    def flask_rule(self) -> str:
-        return _TEMPLATE.sub(r"<\1>", self.path)
-
-    def path_pattern(self) -> re.Pattern[str]:
-        """The path as a regex with one named group per parameter; a parameter is one
-        non-empty segment, as in Flask's default converter (for wire/direct.py)."""
-        parts = _TEMPLATE.split(self.path)  # static, name, static, name, ..., static
-        return re.compile(
-            "".join(
-                re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)"
-                for index, part in enumerate(parts)
-            )
-        )
 
     def documented_statuses(self) -> set[str]:
         return set(self.responses)

@@ -60,6 +60,16 @@ def inspector_asset(call: Call) -> Reply:
     return _asset(call.params["asset"], (STATIC, ("inspector.js", "inspector.css")))
 
 
+@HANDLERS("getApiSpec")
+def api_spec(call: Call) -> Reply:
+    return Response(call.mock.api_spec.as_json, mimetype="application/json")
+
+
+@HANDLERS("getApiSpecYaml")
+def api_spec_yaml(call: Call) -> Reply:
+    return Response(call.mock.api_spec.as_yaml, mimetype="application/yaml")
+
+
 @HANDLERS("getControlSpec")
 def control_spec(call: Call) -> Reply:
     return Response(call.mock.control_spec.as_json, mimetype="application/json")
