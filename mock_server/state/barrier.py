@@ -112,11 +112,8 @@ class FlushBarrier:
     def request(self) -> int:
         """Ask every buffering process to write; the number to wait for.
 
-        The increment is exclusive across processes and threads: a reader that read the
-        number, then lost the CPU while others raised it, would otherwise store a smaller
-        one; flushers would acknowledge that, and every reader waiting for a larger number
-        would wait out the timeout and could miss an exchange (seen under CPU starvation:
-        the number fell from 841 to 11).
+        Raised under an exclusive lock, so the shared number never falls back (why:
+        docs/reliability.md, "Read-your-writes for the journal").
         """
         self._mapped()
         with self._exclusive():

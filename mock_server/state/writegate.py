@@ -1,13 +1,8 @@
 """One writer at a time across every process of a state file, queued by the kernel.
 
-SQLite serialises writers itself, but a process that finds the write lock taken
-gets SQLITE_BUSY and its busy handler sleeps in growing steps (1, 2, 5, 10, ...
-25 ms, then 50 and 100) before trying again, even if the lock was freed a
-microsecond later. Under a load of writes from several worker processes, those
-sleeps were the p99 of createJob (151 ms). An exclusive `flock` on a file beside
-the state file, taken around each write transaction, makes the others block in the
-kernel instead and wake as soon as it is released; a killed process's lock is
-released by the kernel, so a crash never leaves it held.
+Each write transaction holds an exclusive `flock` on a file beside the state file, so other
+writers wait in the kernel rather than in SQLite's busy-handler sleeps, and a killed process's
+lock goes with it (why: docs/performance.md, "The write gate").
 """
 
 from __future__ import annotations
