@@ -35,6 +35,11 @@ def never_waits(environ: dict[str, Any]) -> bool:
     return False
 
 
+def always_waits(environ: dict[str, Any]) -> bool:
+    """An app whose every request waits on another server (the proxy on its upstream)."""
+    return True
+
+
 class InlineBridge:
     """The ASGI app gunicorn's worker runs; `may_wait(environ)` picks the thread pool."""
 
