@@ -23,7 +23,7 @@ from gunicorn.workers import gasgi
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.factory import create_app, instance_of
 from pixxel_mock.server.http.pipeline import may_wait
-from pixxel_mock.server.serving.bridge import InlineBridge, MockProtocol
+from pixxel_mock.server.serving.bridge import InlineBridge, MockProtocol, check_gunicorn_hooks
 from pixxel_mock.server.serving.collector import collect_fully_on_a_timer
 from pixxel_mock.server.serving.groupcommit import GroupCommit
 
@@ -39,10 +39,6 @@ class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
-        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25.1
-            # no `gunicornc` socket: every server would take the same ~/.gunicorn/gunicorn.ctl,
-            # and its asyncio thread in the master competes with the first workers
-            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         return self._load()
@@ -62,6 +58,7 @@ def run_gunicorn(
     of the first workers, so that the kernel spreads connections, even those opened as
     the banner appears, over every worker.
     """
+    check_gunicorn_hooks()  # in the master, before any worker: a clear error, not a drift
     host, _, port = bind.rpartition(":")
     if port == "0":
         port = str(_free_port(host))
@@ -87,6 +84,9 @@ def run_gunicorn(
         "graceful_timeout": 5,
         "timeout": 120,
         "keepalive": 5,
+        # no `gunicornc` socket: every server would take the same ~/.gunicorn/gunicorn.ctl,
+        # and its asyncio thread in the master competes with the first workers
+        "control_socket_disable": True,
         # gunicorn's own limits answer HTML; lifted so that the app refuses oversized
         # request lines and headers itself, in the error envelope (see limits.py)
         "limit_request_line": 0,
