@@ -117,7 +117,7 @@ def test_a_temporary_state_file_outlives_the_workers_and_goes_with_the_server() 
         assert _until(lambda: len(_workers(master)) == 2)
         first = _workers(master)
         for pid in first:
-            os.kill(pid, signal.SIGTERM)  # a worker's clean exit unwinds through `serve`
+            os.kill(pid, signal.SIGTERM)  # a worker's clean exit unwinds through `run_mock_server`
         assert _until(lambda: len(_workers(master) - first) == 2)
         assert _until(lambda: _answers(live.url))
         job_url = f"{live.url}/v0/workflows/{WF_LINEAR}/jobs/{created['id']}"

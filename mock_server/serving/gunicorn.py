@@ -102,8 +102,9 @@ def _free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) -> None:
-    """Run until interrupted. Without --state-file the state lives in a temp dir removed at exit."""
+def run_mock_server(config: MockConfig, host: str, port: int, workers: int, threads: int) -> None:
+    """`pixxel-mock serve` until interrupted; without --state-file the state lives in a
+    temporary directory, removed at exit."""
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
     instance = instance_of(app)
     instance.store.forget_journal_writers()
