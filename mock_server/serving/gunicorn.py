@@ -1,9 +1,9 @@
 """gunicorn embedded, its asyncio worker serving an `InlineBridge`: `pixxel-mock serve`
 (the mock, its workers sharing one state file) and the harness's `pixxel-mock proxy`.
 
-For the mock, the master process builds the app before forking, so a bad fixture or a foreign
-state file fails at once with a clear message, and the workers inherit the built
-app instead of each building it again; each worker opens its own SQLite
+For the mock, the master process builds the app before forking, so a bad fixture or a
+foreign state file fails at once with a clear message, and the workers inherit the
+built app instead of each building it again; each worker opens its own SQLite
 connections on the same file.
 """
 
