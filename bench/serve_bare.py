@@ -22,9 +22,7 @@ def main() -> None:
         lambda: bridge,
         f"127.0.0.1:{args.port}",
         args.workers,
-        args.threads,
         lambda url: f"bare flask listening on {url}",
-        inline=True,
     )
 
 

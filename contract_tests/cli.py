@@ -65,7 +65,7 @@ def register(commands: Any) -> None:
     proxy.add_argument("--upstream", required=True, help="e.g. https://api.pixxel.space")
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
     proxy.add_argument("--port", type=int, default=8081, help="port (0: any free port)")
-    proxy.add_argument("--threads", type=int, default=8, help="threads")
+    proxy.add_argument("--threads", type=int, default=8, help="requests forwarded at once")
     proxy.add_argument(
         "--record",
         type=Path,

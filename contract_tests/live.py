@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 
 _URL = re.compile(r"listening on (http://\S+)")
+OUTPUT_SECONDS = 5.0  # how long a server killed at start may take to close its output
 
 
 class LiveMock:
@@ -44,27 +45,37 @@ class LiveMock:
             start_new_session=True,  # so kill() can reach the workers too
         )
         self.output: list[str] = []
+        self._announced: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
         self.url = self._wait_for_url(startup_timeout)
-        threading.Thread(target=self._drain, daemon=True).start()
 
-    def _wait_for_url(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        assert self.process.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            match = _URL.search(line)
-            if match:
-                return match.group(1)
-        self.stop()
-        raise RuntimeError(f"pixxel-mock did not start: {''.join(self.output)}")
-
-    def _drain(self) -> None:
+    def _read_output(self) -> None:
+        """Every line the server prints, in a thread of its own: a server that prints
+        nothing holds up this thread, never the constructor's deadline."""
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.output.append(line)
+            match = _URL.search(line)
+            if match:
+                self._announced.put(match.group(1))
+        self._announced.put(None)  # the end of its output: it exited, or was killed
+
+    def _wait_for_url(self, timeout: float) -> str:
+        try:
+            url = self._announced.get(timeout=timeout)
+        except queue.Empty:
+            why = f"printed no URL in {timeout:g} s"
+        else:
+            if url is not None:
+                return url
+            why = "ended its output"
+        self.kill()  # its workers too: a server that did not start has nothing to keep
+        self._reader.join(OUTPUT_SECONDS)  # the rest of its output, for the message
+        raise RuntimeError(
+            f"pixxel-mock did not start: it {why} (exit code {self.process.returncode}):"
+            f" {''.join(self.output)}"
+        )
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
         """Stop the server (Ctrl-C by default) and return its exit code."""

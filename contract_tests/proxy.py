@@ -40,10 +40,15 @@ HOP_BY_HOP = {
 }
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 JOURNAL_NAMESPACE = "proxy"
+MAX_BODY_BYTES = 64 << 20  # a request body is held whole, to be forwarded and checked
 
 
 def create_proxy_app(
-    upstream: str, journal_file: Path, timeout: float = 60.0, record_dir: Path | None = None
+    upstream: str,
+    journal_file: Path,
+    timeout: float = 60.0,
+    record_dir: Path | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Flask:
     """`record_dir`: also write every exchange to record_dir/recording.har (redacted)."""
     upstream = upstream.rstrip("/")
@@ -66,6 +71,12 @@ def create_proxy_app(
         started_at = time.time()
         started = time.perf_counter()
         body = request.get_data()
+        if len(body) > max_body_bytes:  # the server reads one byte past it: never forward a part
+            return error_response(
+                ApiError(
+                    413, "payload_too_large", f"The proxy forwards at most {max_body_bytes} bytes."
+                )
+            )
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         url = (
             upstream + request.full_path.rstrip("?")
@@ -146,9 +157,12 @@ def _header_text(problems: list[str]) -> str:
 def serve_proxy(
     upstream: str, host: str, port: int, threads: int, record_dir: Path | None = None
 ) -> None:
+    """Until interrupted, on the mock's server: each request waits on the upstream in one
+    of `threads` threads, never on the event loop."""
     import shutil
     import tempfile
 
+    from pixxel_mock.server.serving.bridge import InlineBridge, always_waits
     from pixxel_mock.server.serving.gunicorn import run_gunicorn
 
     temp_dir = Path(tempfile.mkdtemp(prefix="pixxel-proxy-"))
@@ -156,10 +170,14 @@ def serve_proxy(
     Store(journal_file, Clock("wall", 1.0, time.time(), time.time())).close()
     try:
         run_gunicorn(
-            lambda: create_proxy_app(upstream, journal_file, record_dir=record_dir),
+            lambda: InlineBridge(
+                create_proxy_app(upstream, journal_file, record_dir=record_dir),
+                always_waits,
+                threads,
+                MAX_BODY_BYTES,
+            ),
             f"{host}:{port}",
             1,
-            threads,
             lambda url: (
                 f"pixxel-mock proxy listening on {url}\n  upstream: {upstream}\n"
                 f"  violations: {url}/__mock/requests and the {VIOLATIONS_HEADER} header"

@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pixxel_mock.server.serving.gunicorn import serve  # gunicorn is only needed here
+    from pixxel_mock.server.serving.gunicorn import run_mock_server  # gunicorn: needed here only
 
     try:
         config = MockConfig(
@@ -166,7 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
             replay_strict=args.replay_strict,
             replay_timing=args.replay_timing,
         )
-        serve(config, args.host, args.port, args.workers, args.threads)
+        run_mock_server(config, args.host, args.port, args.workers, args.threads)
     except (FixtureError, StateFileError, ScenarioError, ValueError, OSError) as exc:
         print(f"pixxel-mock: {exc}", file=sys.stderr)
         return 2

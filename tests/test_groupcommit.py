@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from collections.abc import Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -17,37 +19,44 @@ from pixxel_mock.server.serving.bridge import InlineBridge, never_waits
 from pixxel_mock.server.serving.groupcommit import GroupCommit
 from pixxel_mock.server.state.store import Store
 
+from .asgi import asgi_request
 from .helpers import AGRI, WF_LINEAR
+
+Answers = TypeVar("Answers")
 
 
 async def _post_job(bridge: InlineBridge, session: str) -> tuple[int, dict[str, Any]]:
     """One createJob through the bridge, as gunicorn's worker calls it."""
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": f"/v0/workflows/{WF_LINEAR}/jobs",
-        "raw_path": f"/v0/workflows/{WF_LINEAR}/jobs".encode(),
-        "query_string": f"project_id={AGRI}".encode(),
-        "headers": [(b"authorization", b"pxm_demo_alpha"), (b"x-mock-session", session.encode())],
-        "scheme": "http",
-        "http_version": "1.1",
-    }
-    sent: list[dict[str, Any]] = []
+    status, body = await asgi_request(
+        bridge,
+        "POST",
+        f"/v0/workflows/{WF_LINEAR}/jobs",
+        f"project_id={AGRI}",
+        ((b"authorization", b"pxm_demo_alpha"), (b"x-mock-session", session.encode())),
+    )
+    return status, json.loads(body)
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+async def _post_jobs(bridge: InlineBridge, sessions: str) -> list[tuple[int, dict[str, Any]]]:
+    """One createJob per letter of `sessions` (its X-Mock-Session), in one loop turn."""
+    return await asyncio.gather(*(_post_job(bridge, name) for name in sessions))
 
-    await bridge(scope, receive, send)
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], json.loads(body)
+
+def _group_committed(tmp_path: Path) -> tuple[Store, InlineBridge]:
+    """The app behind the bridge, its job inserts gathered by a group commit, as served."""
+    app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
+    store = instance_of(app).store
+    store.route_job_inserts(GroupCommit(store).insert)
+    return store, InlineBridge(app, never_waits, 1, 1 << 20)
+
+
+def _within_a_minute(work: Coroutine[Any, Any, Answers]) -> Answers:
+    """A request that is never answered fails the test instead of hanging it."""
+    return asyncio.run(asyncio.wait_for(work, 60))
 
 
 def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None:
-    app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
-    store = instance_of(app).store
+    store, bridge = _group_committed(tmp_path)
     batches: list[int] = []
     insert_jobs = store.insert_jobs
 
@@ -56,14 +65,8 @@ def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None
         return insert_jobs(requests)
 
     store.insert_jobs = observed  # type: ignore[method-assign]
-    store.route_job_inserts(GroupCommit(store).insert)
-    bridge = InlineBridge(app, never_waits, 1, 1 << 20)
 
-    async def turn() -> list[tuple[int, dict[str, Any]]]:
-        sessions = ["a", "b", "a", "a", "b"]
-        return await asyncio.gather(*(_post_job(bridge, name) for name in sessions))
-
-    answers = asyncio.run(turn())
+    answers = _within_a_minute(_post_jobs(bridge, "abaab"))
     assert [status for status, _ in answers] == [200] * 5
     assert batches == [5]  # five requests, one transaction
     for session, count in (("a", 3), ("b", 2)):
@@ -73,8 +76,41 @@ def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None
     assert {body["id"] for _, body in answers} == set(by_id)  # each answer names its own job
     assert all(body["status"] == "queued" for _, body in answers)
 
-    assert asyncio.run(_post_job(bridge, "a"))[0] == 200
+    assert _within_a_minute(_post_job(bridge, "a"))[0] == 200
     assert batches == [5, 1]  # a request alone commits alone, in the next turn
+
+
+def test_a_failed_transaction_fails_every_request_of_its_batch(tmp_path: Path) -> None:
+    store, bridge = _group_committed(tmp_path)
+    insert_jobs = store.insert_jobs
+
+    def failing(requests: list[Any]) -> list[JobRecord | Exception]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    store.insert_jobs = failing  # type: ignore[method-assign]
+    answers = _within_a_minute(_post_jobs(bridge, "aab"))
+    assert [status for status, _ in answers] == [500] * 3  # each raised where it waited
+    assert {body["error"]["code"] for _, body in answers} == {"internal_error"}
+    assert store.jobs("a") == [] and store.jobs("b") == []
+
+    store.insert_jobs = insert_jobs  # type: ignore[method-assign]
+    status, body = _within_a_minute(_post_job(bridge, "a"))
+    assert status == 200 and [job.id for job in store.jobs("a")] == [body["id"]]
+
+
+def test_a_request_cancelled_at_its_insert_leaves_its_batch_answered(tmp_path: Path) -> None:
+    store, bridge = _group_committed(tmp_path)
+
+    async def turn() -> list[Any]:
+        requests = [asyncio.create_task(_post_job(bridge, name)) for name in "abc"]
+        await asyncio.sleep(0)  # each runs to its insert; the commit is queued after this
+        requests[0].cancel()  # as gunicorn cancels the request of a client gone
+        return await asyncio.gather(*requests, return_exceptions=True)
+
+    cancelled, *answered = _within_a_minute(turn())
+    assert isinstance(cancelled, asyncio.CancelledError)
+    assert [status for status, _ in answered] == [200, 200]
+    assert [body["id"] for _, body in answered] == [store.jobs(name)[0].id for name in "bc"]
 
 
 def test_a_build_that_fails_fails_its_own_job_only(tmp_path: Path) -> None:

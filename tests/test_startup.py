@@ -14,13 +14,19 @@ import re
 import signal
 import socket
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers import gasgi
 
 from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.serving.bridge import GunicornMismatch, check_gunicorn_hooks
+from pixxel_mock.server.serving.gunicorn import EmbeddedGunicorn, run_gunicorn
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 from pixxel_mock.server.spec.yamlio import COPIES_KEPT, read_yaml, read_yaml_cached
 
@@ -111,7 +117,7 @@ def test_a_temporary_state_file_outlives_the_workers_and_goes_with_the_server() 
         assert _until(lambda: len(_workers(master)) == 2)
         first = _workers(master)
         for pid in first:
-            os.kill(pid, signal.SIGTERM)  # a worker's clean exit unwinds through `serve`
+            os.kill(pid, signal.SIGTERM)  # a worker's clean exit unwinds through `run_mock_server`
         assert _until(lambda: len(_workers(master) - first) == 2)
         assert _until(lambda: _answers(live.url))
         job_url = f"{live.url}/v0/workflows/{WF_LINEAR}/jobs/{created['id']}"
@@ -146,6 +152,51 @@ def test_clients_that_connect_at_the_banner_reach_every_worker() -> None:
             assert _until(lambda: len(_workers(live.process.pid)) == 2)
             counts = [_connections(pid, int(port)) for pid in _workers(live.process.pid)]
             assert sum(counts) == 16 and 0 not in counts, counts  # 16 on one: 2 in 65,536
+
+
+# -- gunicorn's private hooks (bridge.MockProtocol) -----------------------------------
+
+
+def _stand_in(without: str = "", **changed: Callable[..., Any]) -> type:
+    """gunicorn's ASGIProtocol as a release without one method, or with others changed."""
+    kept = {k: v for k, v in vars(ASGIProtocol).items() if not k.startswith("__") and k != without}
+    return type("ASGIProtocol", (), {**kept, **changed})
+
+
+def test_the_installed_gunicorn_has_every_hook() -> None:
+    check_gunicorn_hooks()
+
+
+@pytest.mark.parametrize(
+    "hook", ["_build_http_scope", "_send_error_response", "_safe_write", "connection_made"]
+)
+def test_a_gunicorn_without_a_hook_is_refused_naming_it(hook: str) -> None:
+    with pytest.raises(GunicornMismatch, match=rf"ASGIProtocol\.{hook} \(missing\)"):
+        check_gunicorn_hooks(_stand_in(without=hook))
+    check_gunicorn_hooks(_stand_in())  # the stand-in is otherwise whole
+
+
+def test_a_hook_that_takes_other_parameters_is_refused_naming_them() -> None:
+    def scope(self: Any, request: Any, sockname: Any, peername: Any, stream: Any) -> Any: ...
+
+    with pytest.raises(
+        GunicornMismatch,
+        match=r"_build_http_scope \(takes \(self, request, sockname, peername, stream\)",
+    ):
+        check_gunicorn_hooks(_stand_in(_build_http_scope=scope))
+
+
+def test_a_worker_that_no_longer_names_its_protocol_is_refused() -> None:
+    worker = types.ModuleType("gunicorn.workers.gasgi")
+    with pytest.raises(GunicornMismatch, match=r"gunicorn\.workers\.gasgi\.ASGIProtocol"):
+        check_gunicorn_hooks(ASGIProtocol, worker)
+
+
+def test_the_server_checks_the_hooks_before_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(gasgi, "ASGIProtocol")
+    monkeypatch.setattr(EmbeddedGunicorn, "run", lambda self: pytest.fail("served unchecked"))
+    with pytest.raises(GunicornMismatch, match="ASGIProtocol"):
+        run_gunicorn(lambda: pytest.fail("built unchecked"), "127.0.0.1:0", 1, str)
 
 
 # -- the specs' parsed copies (yamlio.read_yaml_cached) ------------------------------

@@ -14,15 +14,19 @@ instead, so that its wait holds up no other connection.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
+from types import ModuleType
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import gunicorn
 from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers import gasgi
 
 from pixxel_mock.server.handling import DROP_KEY, WsgiApp
 from pixxel_mock.server.serving.groupcommit import LoopRequests
@@ -33,6 +37,11 @@ Answer = tuple[int, list[tuple[bytes, bytes]], Iterable[bytes]]
 
 def never_waits(environ: dict[str, Any]) -> bool:
     return False
+
+
+def always_waits(environ: dict[str, Any]) -> bool:
+    """An app whose every request waits on another server (the proxy on its upstream)."""
+    return True
 
 
 class InlineBridge:
@@ -170,3 +179,42 @@ class MockProtocol(ASGIProtocol):  # type: ignore[misc]
         if self.transport is None or self.transport.is_closing():
             return  # dropped by a fault, or gone
         self._safe_write(error_bytes(status, HTTPStatus(status).phrase, message))
+
+
+# What MockProtocol overrides (it must take the same parameters) or calls, in gunicorn's
+# private API: verified on the gunicorn versions pyproject.toml allows.
+_OVERRIDDEN = ("connection_made", "_build_http_scope", "_send_error_response")
+_CALLED = ("_safe_write",)
+
+
+class GunicornMismatch(RuntimeError):
+    """The installed gunicorn lacks a hook of MockProtocol's."""
+
+
+def check_gunicorn_hooks(base: type = ASGIProtocol, worker: ModuleType = gasgi) -> None:
+    """Raise, naming each hook, where `base` or `worker` lack one: the server would
+    otherwise start, and answer gunicorn's own refusals in HTML or drop no connection."""
+    broken = [f"{base.__name__}.{name} (missing)" for name in _CALLED if not _has(base, name)]
+    for name in _OVERRIDDEN:
+        ours = _parameters(MockProtocol.__dict__[name])
+        if not _has(base, name):
+            broken.append(f"{base.__name__}.{name} (missing)")
+        elif _parameters(getattr(base, name)) != ours:
+            theirs = ", ".join(_parameters(getattr(base, name)))
+            broken.append(f"{base.__name__}.{name} (takes ({theirs}), not ({', '.join(ours)}))")
+    if not isinstance(getattr(worker, "ASGIProtocol", None), type):
+        broken.append(f"{worker.__name__}.ASGIProtocol (the class of each worker's connections)")
+    if broken:
+        raise GunicornMismatch(
+            f"gunicorn {gunicorn.__version__} does not have the hooks pixxel-mock's server"
+            f" relies on: {'; '.join(broken)}. Install the gunicorn that pixxel-mock's"
+            " dependencies name (pyproject.toml)."
+        )
+
+
+def _has(base: type, name: str) -> bool:
+    return callable(getattr(base, name, None))
+
+
+def _parameters(function: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(inspect.signature(function).parameters)

@@ -83,6 +83,8 @@ class GroupCommit:
         except Exception as exc:  # every request of the batch answers it
             outcomes = [exc] * len(waiting)
         for (_, _, committed), outcome in zip(waiting, outcomes, strict=True):
+            if committed.done():  # cancelled: its client left (gunicorn cancels the request)
+                continue
             if isinstance(outcome, Exception):
                 committed.set_exception(outcome)
             else:

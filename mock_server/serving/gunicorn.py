@@ -1,8 +1,9 @@
-"""`pixxel-mock serve`: the app on gunicorn (its asyncio worker), sharing one state file.
+"""gunicorn embedded, its asyncio worker serving an `InlineBridge`: `pixxel-mock serve`
+(the mock, its workers sharing one state file) and the harness's `pixxel-mock proxy`.
 
-The master process builds the app before forking, so a bad fixture or a foreign
-state file fails at once with a clear message, and the workers inherit the built
-app instead of each building it again; each worker opens its own SQLite
+For the mock, the master process builds the app before forking, so a bad fixture or a
+foreign state file fails at once with a clear message, and the workers inherit the
+built app instead of each building it again; each worker opens its own SQLite
 connections on the same file.
 """
 
@@ -22,8 +23,7 @@ from gunicorn.workers import gasgi
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.factory import create_app, instance_of
 from pixxel_mock.server.http.pipeline import may_wait
-from pixxel_mock.server.serving import refusals as gunicorn_errors
-from pixxel_mock.server.serving.bridge import InlineBridge, MockProtocol
+from pixxel_mock.server.serving.bridge import InlineBridge, MockProtocol, check_gunicorn_hooks
 from pixxel_mock.server.serving.collector import collect_fully_on_a_timer
 from pixxel_mock.server.serving.groupcommit import GroupCommit
 
@@ -39,47 +39,34 @@ class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
-        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25.1
-            # no `gunicornc` socket: every server would take the same ~/.gunicorn/gunicorn.ctl,
-            # and its asyncio thread in the master competes with the first workers
-            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         return self._load()
 
 
 def run_gunicorn(
-    load: Callable[[], Any],
+    load: Callable[[], InlineBridge],
     bind: str,
     workers: int,
-    threads: int,
     banner: Callable[[str], str],
     announce: Callable[[str], Any] = print,
-    inline: bool = False,
 ) -> None:
-    """Serve the app that `load()` builds (in each worker) until interrupted.
+    """Serve the bridge that `load()` builds (in each worker) on gunicorn's asyncio worker
+    until interrupted; port 0 is resolved to a free port first.
 
-    `inline`: `load()` gives an `InlineBridge`, served by gunicorn's asyncio worker;
-    otherwise a WSGI app, served by its threaded worker (`threads` per worker).
-    Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads
-    connections over the workers; with one shared socket, one worker often accepts
-    every keep-alive connection of a burst and the others idle (measured: half the
-    throughput in one run out of two). Port 0 is resolved to a free port first. The
-    banner waits for the last of the first workers: gunicorn forks them up to 100 ms
-    apart, and keep-alive clients that connect at the banner would otherwise all find
-    the first worker's socket alone (seen: the soak's 8 clients on one worker).
+    Every worker listens on its own SO_REUSEPORT socket and the banner waits for the last
+    of the first workers, so that the kernel spreads connections, even those opened as
+    the banner appears, over every worker.
     """
+    check_gunicorn_hooks()  # in the master, before any worker: a clear error, not a drift
     host, _, port = bind.rpartition(":")
     if port == "0":
         port = str(_free_port(host))
     url = f"http://{host}:{port}"
 
     def post_worker_init(worker: Any) -> None:
-        if inline:
-            gasgi.ASGIProtocol = MockProtocol  # its refusals in the envelope, and drops
-            collect_fully_on_a_timer()
-        else:
-            gunicorn_errors.install(worker)
+        gasgi.ASGIProtocol = MockProtocol  # its refusals in the envelope, and drops
+        collect_fully_on_a_timer()
         if worker.age == workers:  # the last one forked: every first worker has its socket
             announce(banner(url))
             sys.stdout.flush()
@@ -88,8 +75,7 @@ def run_gunicorn(
         "bind": f"{host}:{port}",
         "reuse_port": True,
         "workers": workers,
-        "threads": 1 if inline else threads,
-        "worker_class": "asgi" if inline else "gthread" if threads > 1 else "sync",
+        "worker_class": "asgi",
         "asgi_lifespan": "off",
         "post_worker_init": post_worker_init,
         "accesslog": None,
@@ -98,6 +84,9 @@ def run_gunicorn(
         "graceful_timeout": 5,
         "timeout": 120,
         "keepalive": 5,
+        # no `gunicornc` socket: every server would take the same ~/.gunicorn/gunicorn.ctl,
+        # and its asyncio thread in the master competes with the first workers
+        "control_socket_disable": True,
         # gunicorn's own limits answer HTML; lifted so that the app refuses oversized
         # request lines and headers itself, in the error envelope (see limits.py)
         "limit_request_line": 0,
@@ -113,8 +102,9 @@ def _free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) -> None:
-    """Run until interrupted. Without --state-file the state lives in a temp dir removed at exit."""
+def run_mock_server(config: MockConfig, host: str, port: int, workers: int, threads: int) -> None:
+    """`pixxel-mock serve` until interrupted; without --state-file the state lives in a
+    temporary directory, removed at exit."""
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
     instance = instance_of(app)
     instance.store.forget_journal_writers()
@@ -125,9 +115,7 @@ def serve(config: MockConfig, host: str, port: int, workers: int, threads: int) 
             lambda: bridge,
             f"{host}:{port}",
             workers,
-            threads,
             lambda url: startup_banner(config, url, workers, threads, instance.store.path),
-            inline=True,
         )
     finally:
         instance.close()  # in the server's process only: a temporary state file goes

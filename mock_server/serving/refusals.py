@@ -1,16 +1,11 @@
 """gunicorn's own refusals (a request line or header it cannot parse) in the error envelope.
 
-gunicorn answers those before the app sees the request, with a page of its own; the
-server installs this writer in each threaded worker (and bridge.MockProtocol uses it on
-the asyncio worker) so a client always gets the documented JSON envelope, with a
-documented status (400, or 403 for gunicorn's 403s).
+gunicorn answers those before the app sees the request, with a page of its own;
+bridge.MockProtocol writes these instead, so a client always gets the documented JSON
+envelope, with a documented status (400, or 403 for gunicorn's 403s).
 """
 
 from __future__ import annotations
-
-from typing import Any
-
-from gunicorn import util
 
 from pixxel_mock.server.handling import ApiError, to_json
 
@@ -25,12 +20,3 @@ def error_bytes(status: int, reason: str, message: str) -> bytes:
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("latin-1") + body
-
-
-def write_error(sock: Any, status: int, reason: str, message: str) -> None:
-    util.write_nonblock(sock, error_bytes(status, reason, message))
-
-
-def install(worker: Any) -> None:
-    """gunicorn's post_worker_init hook (the threaded worker's refusals)."""
-    util.write_error = write_error
