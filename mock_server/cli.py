@@ -146,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pixxel_mock.server.serving.gunicorn import run_mock_server  # gunicorn: needed here only
+    from pixxel_mock.server.serving.bridge import GunicornMismatch  # gunicorn: needed here only
+    from pixxel_mock.server.serving.gunicorn import run_mock_server
 
     try:
         config = MockConfig(
@@ -167,7 +168,14 @@ def _serve(args: argparse.Namespace) -> int:
             replay_timing=args.replay_timing,
         )
         run_mock_server(config, args.host, args.port, args.workers, args.threads)
-    except (FixtureError, StateFileError, ScenarioError, ValueError, OSError) as exc:
+    except (
+        FixtureError,
+        StateFileError,
+        ScenarioError,
+        GunicornMismatch,
+        ValueError,
+        OSError,
+    ) as exc:
         print(f"pixxel-mock: {exc}", file=sys.stderr)
         return 2
     return 0
