@@ -22,7 +22,9 @@ import hypothesis
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
-from pixxel_mock.contract.strategies import DEFAULT_KEY, server_behaviours
+from pixxel_mock.contract.keys import client_key
+from pixxel_mock.contract.strategies import BehaviourSpace, server_behaviours
+from pixxel_mock.server.model.catalog import load_catalog
 from pixxel_mock.server.model.faults import FaultRule
 from pixxel_mock.server.spec.document import ApiSpec, Operation
 from pixxel_mock.server.spec.resources import API_SPEC
@@ -73,7 +75,7 @@ def explore(
     mock: PixxelMock,
     client: Callable[[str, str], Any],
     *,
-    key: str = DEFAULT_KEY,
+    key: str | None = None,
     max_examples: int = 50,
     seed: int = 0,
     request_budget: int = 300,
@@ -82,8 +84,15 @@ def explore(
     check: Callable[[ClientRun], None] | None = None,
     behaviours: st.SearchStrategy[dict[str, Any]] | None = None,
 ) -> None:
-    """Fail with the shrunk behaviour if any drawn behaviour breaks a property."""
+    """Fail with the shrunk behaviour if any drawn behaviour breaks a property.
+
+    `key`: the client's (default: the first usable key of the mock's fixtures);
+    `behaviours`: default, every behaviour the contract and the mock's fixtures allow."""
     operations = ApiSpec.load(API_SPEC).operations
+    key = key or client_key(load_catalog(mock.fixtures))
+    if behaviours is None:
+        space = BehaviourSpace.derive(fixtures_dir=mock.fixtures)
+        behaviours = server_behaviours(key=key, space=space)
 
     @hypothesis.seed(seed)
     @hypothesis.settings(
@@ -93,7 +102,7 @@ def explore(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
     )
-    @hypothesis.given(behaviours if behaviours is not None else server_behaviours(key=key))
+    @hypothesis.given(behaviours)
     def explore_client(behaviour: dict[str, Any]) -> None:
         run = run_client(mock, client, key, behaviour, request_budget, client_timeout)
         problems = properties(run, request_budget, allowed_exceptions, operations, key)
