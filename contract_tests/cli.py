@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
 from pixxel_mock.server.cli import DefaultsHelp
 
 SUITE = Path(__file__).with_name("suite.py")
+SUITE_PLUGIN = (
+    "pixxel_mock.contract.suite_plugin"  # imported by pytest, not before: it rewrites asserts
+)
 
 
 def register(commands: Any) -> None:
@@ -39,6 +43,7 @@ def register(commands: Any) -> None:
     contract.add_argument("--app", default=None, help="module:app of a WSGI app to test in-process")
     contract.add_argument(
         "--scenario",
+        dest="scenarios",
         action="append",
         default=[],
         help="run the in-process mock with this scenario loaded (faults on); repeatable",
@@ -88,35 +93,36 @@ def register(commands: Any) -> None:
 
 
 def contract_argv(args: argparse.Namespace) -> list[str]:
+    """The pytest run of the suite, with the command's options handed over as one value."""
+    from pixxel_mock.contract.options import OPTION, ContractOptions
+
     argv = [
         str(SUITE),
         "-q",
         "-p",
         "no:cacheprovider",
-        f"--pixxel-max-examples={args.max_examples}",
-        f"--pixxel-seed={args.seed}",
-        f"--pixxel-stateful-steps={args.stateful_steps}",
-        f"--pixxel-report-dir={args.report_dir}",
+        "-p",
+        SUITE_PLUGIN,
+        f"{OPTION}={ContractOptions.from_args(args).to_json()}",
         f"--junitxml={args.junit_xml}",
     ]
-    optional = {
-        "--pixxel-base-url": args.base_url,
-        "--pixxel-rate-limit": args.rate_limit,
-        "--pixxel-app": args.app,
-    }
-    argv += [f"{flag}={value}" for flag, value in optional.items() if value]
-    if args.allow_writes:
-        argv.append("--pixxel-allow-writes")
-    argv += [f"--pixxel-scenario={name}" for name in args.scenario]
     if args.workers > 1:
         argv += ["-n", str(args.workers)]
     return argv
 
 
 def run_contract(args: argparse.Namespace) -> int:
+    """Run the suite; hypothesis keeps its files in a temporary folder, not the user's cwd."""
+    import tempfile
+    from unittest import mock
+
     import pytest
 
-    return int(pytest.main(contract_argv(args)))
+    with (
+        tempfile.TemporaryDirectory(prefix="pixxel-contract-") as scratch,
+        mock.patch.dict(os.environ, {"HYPOTHESIS_STORAGE_DIRECTORY": scratch}),
+    ):
+        return int(pytest.main(contract_argv(args)))
 
 
 def run_validate_traffic(args: argparse.Namespace) -> int:

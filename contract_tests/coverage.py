@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pixxel_mock.server.checking.exchange import ExchangeChecker
+from pixxel_mock.server.handling import FAULT_HEADER
 from pixxel_mock.server.model.coverage import (
     Coverage,
     Observation,
@@ -22,8 +23,6 @@ from pixxel_mock.server.model.coverage import (
 )
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC
-
-FAULT_HEADER = "x-mock-fault"
 
 
 def recording_coverage(path: Path, spec_path: Path = API_SPEC) -> Coverage:
@@ -45,7 +44,7 @@ def recording_coverage(path: Path, spec_path: Path = API_SPEC) -> Coverage:
                 operation_id=operation.operation_id if operation else None,
                 status=exchange.status,
                 body=exchange.response_body,
-                fault=headers.get(FAULT_HEADER),
+                fault=headers.get(FAULT_HEADER.lower()),
                 violations=tuple(f"{exchange.method} {exchange.url}: {p}" for p in problems),
             )
         )

@@ -4,7 +4,9 @@ behaviour that breaks the client.
 
 Each example starts from a reset mock with its clock in `polls` mode (a client's
 polling costs no waiting), loads the behaviour through the control API, runs
-`client(base_url, key)` and reads the journal of what the client sent. Properties:
+`client(base_url, key)` and reads the journal of what the client sent. The client's
+`base_url` is a door of that example's own (gate.py), shut when the example ends: a
+client that overran its time cannot reach the next one. Properties:
 the client returns (or raises only what `allowed_exceptions` names), breaks no contract
 rule, honours Retry-After, stays within `request_budget`, and passes `check` if given.
 """
@@ -22,7 +24,10 @@ import hypothesis
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
-from pixxel_mock.contract.strategies import DEFAULT_KEY, server_behaviours
+from pixxel_mock.contract.gate import Gate
+from pixxel_mock.contract.keys import client_key
+from pixxel_mock.contract.strategies import BehaviourSpace, server_behaviours
+from pixxel_mock.server.model.catalog import load_catalog
 from pixxel_mock.server.model.faults import FaultRule
 from pixxel_mock.server.spec.document import ApiSpec, Operation
 from pixxel_mock.server.spec.resources import API_SPEC
@@ -73,7 +78,7 @@ def explore(
     mock: PixxelMock,
     client: Callable[[str, str], Any],
     *,
-    key: str = DEFAULT_KEY,
+    key: str | None = None,
     max_examples: int = 50,
     seed: int = 0,
     request_budget: int = 300,
@@ -82,8 +87,15 @@ def explore(
     check: Callable[[ClientRun], None] | None = None,
     behaviours: st.SearchStrategy[dict[str, Any]] | None = None,
 ) -> None:
-    """Fail with the shrunk behaviour if any drawn behaviour breaks a property."""
+    """Fail with the shrunk behaviour if any drawn behaviour breaks a property.
+
+    `key`: the client's (default: the first usable key of the mock's fixtures);
+    `behaviours`: default, every behaviour the contract and the mock's fixtures allow."""
     operations = ApiSpec.load(API_SPEC).operations
+    key = key or client_key(load_catalog(mock.fixtures))
+    if behaviours is None:
+        space = BehaviourSpace.derive(fixtures_dir=mock.fixtures)
+        behaviours = server_behaviours(key=key, space=space)
 
     @hypothesis.seed(seed)
     @hypothesis.settings(
@@ -93,7 +105,7 @@ def explore(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
     )
-    @hypothesis.given(behaviours if behaviours is not None else server_behaviours(key=key))
+    @hypothesis.given(behaviours)
     def explore_client(behaviour: dict[str, Any]) -> None:
         run = run_client(mock, client, key, behaviour, request_budget, client_timeout)
         problems = properties(run, request_budget, allowed_exceptions, operations, key)
@@ -128,17 +140,19 @@ def run_client(
     )
     mock.apply_scenario(behaviour)
     run = ClientRun(behaviour)
+    with Gate(mock.url, client_timeout) as gate:
 
-    def target() -> None:
-        try:
-            run.returned = client(mock.url, key)
-        except BaseException as exc:  # the client's failure is the finding
-            run.error, run.error_text = exc, traceback.format_exc(limit=-3)
+        def target() -> None:
+            try:
+                run.returned = client(gate.url, key)
+            except BaseException as exc:  # the client's failure is the finding
+                run.error, run.error_text = exc, traceback.format_exc(limit=-3)
 
-    worker = threading.Thread(target=target, name="explored-client", daemon=True)
-    worker.start()
-    worker.join(client_timeout)
-    run.finished = not worker.is_alive()
+        worker = threading.Thread(target=target, name="explored-client", daemon=True)
+        worker.start()
+        worker.join(client_timeout)
+        run.finished = not worker.is_alive()
+    # The door is shut: a client still running has no way left to the mock.
     run.requests = mock.requests()
     counts = {rule["id"]: rule["matched"] for rule in mock.faults()}
     run.budget_exceeded = counts.get(BUDGET_RULE, 0) > request_budget

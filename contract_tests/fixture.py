@@ -8,27 +8,39 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from pixxel_mock.contract.keys import named_keys
 from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.model.catalog import load_catalog
+from pixxel_mock.server.spec.resources import FIXTURES_DIR
 
 if TYPE_CHECKING:
     from pixxel_mock.contract.coverage import CoverageReport
+    from pixxel_mock.contract.plugin import MockSettings
 
-DEMO_KEYS = {
-    "alpha": "pxm_demo_alpha",
-    "beta": "pxm_demo_beta",
-    "revoked": "pxm_demo_revoked",
-}
+# Test mode (a response that breaks the spec is a 500); threads for the requests that wait on purpose.
+SERVING = ["--workers", "1", "--threads", "8", "--validate-responses"]
 
 
 class PixxelMock:
-    """A running mock: its base URL, the demo keys, clock control and the violations journal."""
+    """A running mock: its base URL, the keys of its fixtures, clock control and the journal."""
 
-    keys = DEMO_KEYS
-
-    def __init__(self, live: LiveMock) -> None:
+    def __init__(self, live: LiveMock, fixtures: Path) -> None:
         self.live = live
         self.url = live.url
+        self.fixtures = fixtures  # the folder the server reads its keys, projects, ... from
+        self.keys = named_keys(load_catalog(fixtures))  # e.g. keys["alpha"]
         self._http = requests.Session()
+
+    @classmethod
+    def start(cls, settings: MockSettings) -> PixxelMock:
+        """Serve the mock as `settings` say, in a subprocess (see pixxel_mock.contract.live)."""
+        fixtures = Path(settings.fixtures or FIXTURES_DIR)
+        options = ["--clock", settings.clock, "--speed", str(settings.speed)]
+        options += ["--seed", str(settings.seed), "--fixtures", str(fixtures)]
+        options += [part for name in settings.scenarios for part in ("--scenario", str(name))]
+        if settings.state_file is not None:
+            options += ["--state-file", str(settings.state_file)]
+        return cls(LiveMock([*options, *SERVING]), fixtures)
 
     def _control(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._http.request(method, self.url + path, timeout=10, **kwargs)
@@ -119,9 +131,3 @@ class PixxelMock:
     def close(self) -> None:
         self._http.close()
         self.live.stop()
-
-
-def start_session_mock(clock: str = "polls") -> PixxelMock:
-    """`polls` by default: a polling client sees its job move on each read, with no sleeping."""
-    live = LiveMock(["--clock", clock, "--workers", "1", "--threads", "8", "--validate-responses"])
-    return PixxelMock(live)

@@ -19,15 +19,18 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
+from pixxel_mock.contract.keys import client_key, other_tenant_key
 from pixxel_mock.contract.transport import Reply, Transport
-from pixxel_mock.server.faults.injection import FAULT_HEADER
+from pixxel_mock.server.handling import FAULT_HEADER
+from pixxel_mock.server.model.catalog import load_catalog
+from pixxel_mock.server.spec.resources import FIXTURES_DIR
 
 JOB_RANK = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
 TASK_RANK = {"created": 0, "inprogress": 1, "completed": 2, "failed": 2}
 TERMINAL = ("completed", "failed")
-OWNER_KEY = "pxm_demo_alpha"
-OTHER_TENANT_KEY = "pxm_demo_beta"
-FAULT_RETRIES = 20
+CATALOG = load_catalog(FIXTURES_DIR)  # the mock's own fixtures: the machine runs on mocks
+OWNER_KEY = client_key(CATALOG)
+OTHER_TENANT_KEY = other_tenant_key(CATALOG, OWNER_KEY)
 FAULT_RETRIES = 20
 
 

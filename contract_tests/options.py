@@ -1,26 +1,53 @@
-"""The harness's settings, shared by the CLI and the pytest plugin (`--pixxel-*` options)."""
+"""What `pixxel-mock contract` was asked, as the suite reads it.
+
+The options are declared once, as the command's argparse options (cli.py); the command
+hands them to its pytest run as one JSON value (see suite_plugin.py), which reaches the
+pytest-xdist workers with the rest of the command line.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields
 
+from pixxel_mock.contract.keys import client_key
+from pixxel_mock.server.model.catalog import load_catalog
+from pixxel_mock.server.spec.resources import FIXTURES_DIR
+
+OPTION = "--pixxel-contract"  # the suite plugin's one pytest option: ContractOptions as JSON
 KEY_VARIABLE = "PIXXEL_API_KEY"
-DEFAULT_MOCK_KEY = "pxm_demo_alpha"
 DEFAULT_LIVE_RATE = "10/s"
 
 
 @dataclass(frozen=True)
 class ContractOptions:
-    base_url: str | None = None  # None: the in-process mock
-    max_examples: int = 25
-    seed: int = 0
-    allow_writes: bool = False
-    rate_limit: str | None = None
-    stateful_steps: int = 8
-    report_dir: str | None = None
-    scenarios: tuple[str, ...] = ()  # loaded into the in-process mock
+    """The command's options that the suite uses; each field is the dest of one of them."""
+
+    base_url: str | None  # None: the in-process mock
+    app: str | None  # module:app of another WSGI app to test in-process
+    max_examples: int
+    seed: int
+    allow_writes: bool
+    rate_limit: str | None
+    stateful_steps: int
+    report_dir: str
+    scenarios: tuple[str, ...]  # loaded into the in-process mock
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scenarios", tuple(self.scenarios))  # a list from argparse or JSON
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ContractOptions:
+        return cls(**{field.name: getattr(args, field.name) for field in fields(cls)})
+
+    @classmethod
+    def from_json(cls, text: str) -> ContractOptions:
+        return cls(**json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
     @property
     def in_process(self) -> bool:
@@ -33,11 +60,12 @@ class ContractOptions:
 
     @property
     def api_key(self) -> str:
+        """PIXXEL_API_KEY, or in-process the first usable key of the mock's fixtures."""
         key = os.environ.get(KEY_VARIABLE)
         if key:
             return key
         if self.in_process:
-            return DEFAULT_MOCK_KEY
+            return client_key(load_catalog(FIXTURES_DIR))
         raise RuntimeError(f"set {KEY_VARIABLE} to the API key for {self.base_url}")
 
     @property
@@ -45,50 +73,3 @@ class ContractOptions:
         if self.rate_limit is not None:
             return self.rate_limit
         return None if self.in_process else DEFAULT_LIVE_RATE
-
-
-def add_pytest_options(parser: Any) -> None:
-    group = parser.getgroup("pixxel", "pixxel-mock contract tests")
-    group.addoption(
-        "--pixxel-base-url", default=None, help="live target (default: in-process mock)"
-    )
-    group.addoption("--pixxel-max-examples", type=int, default=25, help="examples per operation")
-    group.addoption("--pixxel-seed", type=int, default=0, help="seed of the generated data")
-    group.addoption(
-        "--pixxel-allow-writes",
-        action="store_true",
-        help="let the suite create (billable) jobs on a live target",
-    )
-    group.addoption("--pixxel-rate-limit", default=None, help='request rate, e.g. "10/s"')
-    group.addoption("--pixxel-stateful-steps", type=int, default=8, help="steps per scenario")
-    group.addoption("--pixxel-report-dir", default=None, help="where to write summary.md")
-    group.addoption(
-        "--pixxel-scenario",
-        action="append",
-        default=[],
-        help="load this scenario into the in-process mock (repeatable)",
-    )
-    group.addoption(
-        "--pixxel-app",
-        default=None,
-        help="module:app (or module:factory()) of a WSGI app to test in-process instead of the mock",
-    )
-    group.addoption(
-        "--pixxel-mock-clock",
-        default="polls",
-        choices=["polls", "manual", "wall"],
-        help="clock mode of the pixxel_mock fixture's server",
-    )
-
-
-def from_pytest(config: Any) -> ContractOptions:
-    return ContractOptions(
-        base_url=config.getoption("--pixxel-base-url"),
-        max_examples=config.getoption("--pixxel-max-examples"),
-        seed=config.getoption("--pixxel-seed"),
-        allow_writes=config.getoption("--pixxel-allow-writes"),
-        rate_limit=config.getoption("--pixxel-rate-limit"),
-        stateful_steps=config.getoption("--pixxel-stateful-steps"),
-        report_dir=config.getoption("--pixxel-report-dir"),
-        scenarios=tuple(config.getoption("--pixxel-scenario")),
-    )

@@ -19,12 +19,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pixxel_mock.contract.keys import client_key
 from pixxel_mock.server.faults.scenarios import ScenarioLoader
 from pixxel_mock.server.model.catalog import load_catalog
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC, FIXTURES_DIR
-
-DEFAULT_KEY = "pxm_demo_alpha"
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,7 @@ class BehaviourSpace:
     failure_types: tuple[str, ...]
     messages: tuple[str, ...]  # err_msg of the fixtures' failing tasks and library scenarios
     min_url_ttl: int  # the shortest signed-URL lifetime a scenario may set
+    key: str  # the fixtures' first usable key: the client's, unless explore is given another
 
     @classmethod
     def derive(
@@ -99,6 +99,7 @@ class BehaviourSpace:
             failure_types=tuple(task_failure["properties"]["failure_type"]["enum"]),
             messages=tuple(sorted(messages)),
             min_url_ttl=int(ttl["minimum"]),
+            key=client_key(catalog),
         )
 
 
@@ -146,14 +147,15 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
 
 
 def server_behaviours(
-    key: str = DEFAULT_KEY,
+    key: str | None = None,
     space: BehaviourSpace | None = None,
     max_faults: int = 3,
     retry_after: st.SearchStrategy[int] | None = None,
     revocations: bool = True,
     scenarios: bool = True,
 ) -> st.SearchStrategy[dict]:
-    """Behaviours for a client that uses `key`; each is `{"faults": [...], "scenario": {...}}`.
+    """Behaviours for a client that uses `key` (default: the space's); each is
+    `{"faults": [...], "scenario": {...}}`.
 
     `retry_after`: the seconds a Retry-After header asks for (default 0 or 1: real seconds
     the client sleeps, so kept short). `revocations`, `scenarios`: include key revocations
@@ -162,7 +164,7 @@ def server_behaviours(
     waits = retry_after if retry_after is not None else st.sampled_from([0, 1])
     fault = _status_fault(space, waits)
     if revocations:
-        fault = st.one_of(fault, _revocation(key))
+        fault = st.one_of(fault, _revocation(key or space.key))
     return st.builds(
         _numbered,
         st.lists(fault, max_size=max_faults),

@@ -19,7 +19,7 @@ from schemathesis.core.failures import FailureGroup
 from pixxel_mock.contract.lifecycle import LifecycleMachine
 from pixxel_mock.contract.results import Results
 from pixxel_mock.contract.target import WRITE_OPERATIONS
-from pixxel_mock.server.faults.injection import FAULT_HEADER
+from pixxel_mock.server.handling import FAULT_HEADER
 from pixxel_mock.server.spec.document import ApiSpec, compile_schema, first_error
 from pixxel_mock.server.spec.resources import API_SPEC
 

@@ -1,8 +1,11 @@
 """An example Pixxel API client: run a workflow, wait for the job, download its package.
 
     python examples/pipeline_client.py --base-url http://127.0.0.1:8080 \\
-        --key pxm_demo_alpha --workflow 0fd630f1-f29d-4da9-953f-48f1a09f76b5 \\
+        --key KEY --workflow 0fd630f1-f29d-4da9-953f-48f1a09f76b5 \\
         --project 9531985d-5d9d-49f8-9818-e811892f902b --out job.zip
+
+KEY is your API key or, against the mock, a key of its fixtures/keys.yaml (`pixxel-mock
+serve` lists them as it starts).
 
 It does what a careful client of the real API does: estimates the cost first,
 polls with exponential backoff, retries throttling (429, honouring Retry-After)

@@ -14,6 +14,8 @@ from typing import Any
 from pixxel_mock.contract.target import IN_PROCESS_CONFIG
 from pixxel_mock.server import create_app
 
+from .helpers import ALPHA
+
 JOB_PATH = re.compile(r"^/v0/workflows/[^/]+/jobs/[^/]+$")
 Edit = Callable[[dict[str, Any], str, dict[str, Any]], Any]
 
@@ -86,7 +88,7 @@ def ignored_auth() -> Any:
 
     def middleware(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/v0/"):
-            environ["HTTP_AUTHORIZATION"] = "pxm_demo_alpha"
+            environ["HTTP_AUTHORIZATION"] = ALPHA["Authorization"]
         return app(environ, start_response)
 
     return middleware

@@ -8,11 +8,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from pixxel_mock.contract.keys import named_keys
+from pixxel_mock.server.model.catalog import load_catalog
+from pixxel_mock.server.spec.resources import FIXTURES_DIR
+
 REPO = Path(__file__).resolve().parent.parent  # the checkout: node_modules, reports/
 
-ALPHA = {"Authorization": "pxm_demo_alpha"}
-BETA = {"Authorization": "pxm_demo_beta"}
-REVOKED = {"Authorization": "pxm_demo_revoked"}
+KEYS = named_keys(load_catalog(FIXTURES_DIR))  # the demo keys: alpha, beta, revoked
+ALPHA = {"Authorization": KEYS["alpha"]}
+BETA = {"Authorization": KEYS["beta"]}
+REVOKED = {"Authorization": KEYS["revoked"]}
 AGRI = "9531985d-5d9d-49f8-9818-e811892f902b"
 COAST = "36f675cc-81e7-4ef5-a8e2-5d940ed90475"
 URBAN = "6b0d549b-6f03-475a-9600-a35a099950d8"

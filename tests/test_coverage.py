@@ -20,7 +20,7 @@ from pixxel_mock.server.model.coverage import STATE_OF, states_in_body
 from pixxel_mock.server.state.store import SCHEMA_VERSION, StateFileError, Store
 
 from .conftest import advance
-from .helpers import ALPHA, COAST, REPO, URBAN, WF_FAILING, WF_MANY
+from .helpers import ALPHA, BETA, COAST, REPO, URBAN, WF_FAILING, WF_MANY
 
 INCIDENT = Path(__file__).with_name("data") / "incident.har"
 
@@ -134,9 +134,7 @@ def test_a_version_1_state_file_is_migrated_and_keeps_its_jobs_and_journal(
             ("getJob", None, None),
             ("listWorkflows", None, None),
         ]
-        job = requests.get(
-            f"{live.url}{old[1]['path']}", headers={"Authorization": "pxm_demo_beta"}
-        )
+        job = requests.get(f"{live.url}{old[1]['path']}", headers=BETA)
         assert job.status_code == 200
         entry = requests.get(f"{live.url}/__mock/requests").json()["requests"][-1]
         assert entry["states"]["jobs"] == [job.json()["status"]]

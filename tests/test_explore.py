@@ -4,14 +4,17 @@ HTTP, and shrinks a failure to the smallest behaviour that causes it."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
+import requests
 from hypothesis import strategies as st
 
 from examples import careless_client, robust_client
 from examples.pipeline_client import PixxelClient, PixxelError, run_pipeline
-from pixxel_mock.contract.explore import ClientBroke, ClientRun
+from pixxel_mock.contract.explore import ClientBroke, ClientRun, run_client
+from pixxel_mock.contract.gate import Gate
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.contract.strategies import BehaviourSpace, server_behaviours
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
@@ -122,3 +125,57 @@ def test_the_example_pipeline_client_survives_too(pixxel_mock, tmp_path: Path) -
         allowed_exceptions=(PixxelError,),  # how it reports a refused request
         max_examples=25,
     )
+
+
+def test_a_client_past_its_time_cannot_reach_the_next_example(pixxel_mock) -> None:
+    """explore gives up on a client at `client_timeout` but cannot stop its thread: the
+    call that client makes later, while the next example runs, is refused at its own
+    example's shut door, and the next example's journal holds only its own client."""
+    released, late_call_made = threading.Event(), threading.Event()
+    late_errors: list[Exception] = []
+
+    def overrunning(base_url: str, key: str) -> None:
+        released.wait(60)  # still running when its example ends
+        try:
+            requests.get(f"{base_url}/v0/projects", headers={"Authorization": key}, timeout=10)
+        except requests.ConnectionError as exc:
+            late_errors.append(exc)
+        finally:
+            late_call_made.set()
+
+    def next_client(base_url: str, key: str) -> None:
+        released.set()
+        assert late_call_made.wait(60)
+        requests.get(f"{base_url}/v0/workflows", headers={"Authorization": key}, timeout=10)
+
+    key = pixxel_mock.keys["alpha"]
+    first = run_client(pixxel_mock, overrunning, key, {}, request_budget=10, client_timeout=0.2)
+    second = run_client(pixxel_mock, next_client, key, {}, request_budget=10, client_timeout=60)
+    assert not first.finished and second.finished and second.error is None
+    assert [entry["path"] for entry in second.requests] == ["/v0/workflows"]
+    assert len(late_errors) == 1  # refused: it never reached the mock
+
+
+def test_the_gate_passes_answers_drops_and_cut_bodies_as_the_mock_sent_them(pixxel_mock) -> None:
+    key = {"Authorization": pixxel_mock.keys["alpha"]}
+    pixxel_mock.add_fault(
+        {"match": {"operation_id": "listProjects"}, "limit": {"times": 1}, "action": {"drop": True}}
+    )
+    pixxel_mock.add_fault(
+        {"match": {"operation_id": "listBlocks"}, "action": {"truncate_bytes": 40}}
+    )
+    with Gate(pixxel_mock.url, 10) as gate:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{gate.url}/v0/projects", headers=key)
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.get(f"{gate.url}/v0/blocks", headers=key)
+        through = requests.get(f"{gate.url}/v0/projects", headers=key)
+        created = requests.post(
+            f"{gate.url}/v0/workflows/{WF_LINEAR}/jobs", params={"project_id": AGRI}, headers=key
+        )
+    direct = requests.get(f"{pixxel_mock.url}/v0/projects", headers=key)
+    assert (through.status_code, through.content) == (direct.status_code, direct.content)
+    assert through.headers["Content-Type"] == direct.headers["Content-Type"]
+    assert created.status_code == 200 and created.json()["status"] == "queued"
+    with pytest.raises(requests.ConnectionError):  # shut: nothing listens there any more
+        requests.get(f"{gate.url}/v0/projects", headers=key)

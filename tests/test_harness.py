@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from .helpers import REPO
+from .helpers import ALPHA, REPO
 
 
 def run_contract(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
 ) -> tuple[int, dict, str]:
     reports = tmp_path / "reports"
     result = subprocess.run(
@@ -32,7 +32,7 @@ def run_contract(
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=REPO,
+        cwd=cwd,
         env=env,
     )
     results = json.loads((reports / "results.json").read_text())
@@ -53,6 +53,21 @@ def test_full_contract_run_is_green_on_the_mock(tmp_path: Path) -> None:
     assert int(suite.get("tests")) > 30 and int(suite.get("failures")) == 0
     summary = (tmp_path / "reports" / "summary.md").read_text()
     assert "no failure" in summary and "missing_required_header" in summary
+
+
+def test_a_parallel_run_merges_its_workers_and_leaves_the_working_directory_alone(
+    tmp_path: Path,
+) -> None:
+    """The options reach every pytest-xdist worker and their results come back together;
+    hypothesis' files go to a temporary folder, the reports to --report-dir, so the folder
+    the command ran in stays as it was (no .hypothesis/, .schemathesis/ or .pytest_cache/)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    code, results, output = run_contract(tmp_path, "--max-examples=3", "--workers=2", cwd=work)
+    assert code == 0, output[-3000:]
+    assert len([row for row in results["cases"] if row != "lifecycle"]) == 16
+    assert results["applied"]["lifecycle"] == ["lifecycle_properties"]
+    assert list(work.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -95,7 +110,7 @@ def test_contract_against_a_live_mock_is_read_only_by_default(tmp_path: Path) ->
             f"--base-url={live.url}",
             "--max-examples=5",
             "--rate-limit=2000/s",
-            env={**os.environ, "PIXXEL_API_KEY": "pxm_demo_alpha"},
+            env={**os.environ, "PIXXEL_API_KEY": ALPHA["Authorization"]},
         )
         journal = requests.get(f"{live.url}/__mock/requests?all=true&limit=10000").json()[
             "requests"

@@ -12,14 +12,9 @@ from hypothesis import strategies as st
 from pixxel_mock.server import create_app
 from pixxel_mock.server.model.service import BAD_KEY, NO_ACCESS
 
-from .helpers import AGRI, URBAN, WF_LINEAR, WF_MANY
+from .helpers import AGRI, ALPHA, BETA, KEYS, URBAN, WF_LINEAR, WF_MANY
 
-KEYS = {
-    "alpha": "pxm_demo_alpha",
-    "beta": "pxm_demo_beta",
-    "revoked": "pxm_demo_revoked",
-    "unknown": "pxm_not_a_key",
-}
+CALLERS = {**KEYS, "unknown": "pxm_not_a_key"}  # the demo keys, and one no tenant has
 OWNER = {WF_LINEAR: ("alpha", AGRI), WF_MANY: ("beta", URBAN)}
 UNKNOWN_ID = "11111111-2222-4333-8444-555555555555"
 HYPOTHESIS = settings(
@@ -38,7 +33,7 @@ def world() -> tuple[FlaskClient, dict]:
     client = app.test_client()
     resources = {}
     for workflow, (owner, project) in OWNER.items():
-        headers = {"Authorization": KEYS[owner]}
+        headers = {"Authorization": CALLERS[owner]}
         job = client.post(
             f"/v0/workflows/{workflow}/jobs?project_id={project}", headers=headers
         ).json
@@ -50,7 +45,7 @@ def world() -> tuple[FlaskClient, dict]:
         }
     client.post("/__mock/clock/advance", json={"seconds": 100_000})
     for workflow, resource in resources.items():
-        headers = {"Authorization": KEYS[resource["owner"]]}
+        headers = {"Authorization": CALLERS[resource["owner"]]}
         path = f"/v0/workflows/{workflow}/jobs/{resource['job']}/download"
         client.put(path, headers=headers)
         client.post("/__mock/clock/advance", json={"seconds": 60})
@@ -76,7 +71,7 @@ def attempts(workflow: str, resource: dict, job: str, task: str) -> list[tuple[s
 
 @HYPOTHESIS
 @given(
-    caller=st.sampled_from(sorted(KEYS)),
+    caller=st.sampled_from(sorted(CALLERS)),
     workflow=st.sampled_from(sorted(OWNER)),
     probe=st.sampled_from(["real", "unknown-job", "unknown-task"]),
 )
@@ -87,7 +82,7 @@ def test_no_key_reaches_another_tenants_resources(
     resource = resources[workflow]
     job = resource["job"] if probe != "unknown-job" else UNKNOWN_ID
     task = resource["task"] if probe != "unknown-task" else UNKNOWN_ID
-    headers = {"Authorization": KEYS[caller]}
+    headers = {"Authorization": CALLERS[caller]}
     for method, path in attempts(workflow, resource, job, task):
         response = client.open(path, method=method, headers=headers)
         if caller in ("revoked", "unknown"):
@@ -101,7 +96,7 @@ def test_no_key_reaches_another_tenants_resources(
 
 def test_the_answer_does_not_reveal_whether_an_id_exists(world) -> None:
     client, resources = world
-    beta = {"Authorization": KEYS["beta"]}
+    beta = BETA
     alpha_job = resources[WF_LINEAR]
     pairs = [
         (
@@ -184,7 +179,7 @@ def test_every_listed_mutation_is_refused(world) -> None:
 def test_a_url_expires_exactly_at_its_expiry() -> None:
     app = create_app({"clock_mode": "manual", "url_ttl_seconds": 600})
     client = app.test_client()
-    alpha = {"Authorization": KEYS["alpha"]}
+    alpha = ALPHA
     job = client.post(f"/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}", headers=alpha).json
     client.post("/__mock/clock/advance", json={"seconds": 100_000})
     path = f"/v0/workflows/{WF_LINEAR}/jobs/{job['id']}/download"
