@@ -20,10 +20,10 @@ import requests
 
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.model.catalog import TaskTemplate, load_catalog
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.ids import derived_uuid
 from pixxel_mock.server.model.lifecycle import JobOverrides, JobRecord, evaluate, plan_job
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
+from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.store import SNAPSHOT_VERSION, STATE_FORMAT, Store
 
 from .loads import BETA, Request, lua_script, parse_wrk

@@ -20,9 +20,9 @@ from flask import Flask, Response, request
 from pixxel_mock.contract.har import RECORDING_NAME, HarRecorder, har_entry
 from pixxel_mock.server.checking.exchange import Exchange, ExchangeChecker
 from pixxel_mock.server.handling import ApiError, error_response, json_response
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC
+from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.store import JournalEntry, Store
 
 VIOLATIONS_HEADER = "X-Pixxel-Contract-Violations"

@@ -15,8 +15,8 @@ import yaml
 
 from examples.pipeline_client import PixxelClient, run_pipeline
 from pixxel_mock.contract.live import LiveMock
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.coverage import STATE_OF, states_in_body
+from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.store import SCHEMA_VERSION, StateFileError, Store
 
 from .conftest import advance

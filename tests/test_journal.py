@@ -11,8 +11,8 @@ from pathlib import Path
 import requests
 
 from pixxel_mock.contract.live import LiveMock
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.state.barrier import FlushBarrier
+from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.store import JournalEntry, Store
 
 from .helpers import ALPHA, WF_LINEAR

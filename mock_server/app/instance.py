@@ -20,13 +20,13 @@ from pixxel_mock.server.faults.scenarios import (
     server_rules,
 )
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.lifecycle import JobState
 from pixxel_mock.server.model.replay import Recording
 from pixxel_mock.server.model.service import MockService, Settings
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 from pixxel_mock.server.state.cache import BoundedCache
+from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.store import Store
 
 

@@ -17,11 +17,11 @@ from pixxel_mock.server.faults.replay import (
 )
 from pixxel_mock.server.faults.scenarios import install_recordings
 from pixxel_mock.server.handling import ApiError, Call, HandlerRegistry, Reply
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.coverage import Observation, coverage_of, documented_statuses
 from pixxel_mock.server.model.faults import with_absolute_times
 from pixxel_mock.server.model.replay import recording_id
 from pixxel_mock.server.model.timefmt import parse_rfc3339, rfc3339
+from pixxel_mock.server.state.clock import Clock
 
 HANDLERS = HandlerRegistry()
 ALL = "*"

@@ -13,7 +13,6 @@ from typing import Any
 
 from pixxel_mock.server.model import packages, signing
 from pixxel_mock.server.model.catalog import ApiKey, BlockVersion, Catalog, Project, Workflow
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.faults import FaultRule, Scenario, merge_scenarios
 from pixxel_mock.server.model.ids import derived_uuid
 from pixxel_mock.server.model.lifecycle import (
@@ -26,6 +25,7 @@ from pixxel_mock.server.model.lifecycle import (
 )
 from pixxel_mock.server.model.timefmt import utc_day
 from pixxel_mock.server.state.cache import BoundedCache
+from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.store import DownloadRecord, Store
 
 NO_ACCESS = "The API key does not have access to this resource, or it does not exist."

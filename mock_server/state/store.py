@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.lifecycle import JobOverrides, JobRecord
 from pixxel_mock.server.state.barrier import FlushBarrier
 from pixxel_mock.server.state.cache import BoundedCache
+from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.epoch import Epoch
 from pixxel_mock.server.state.writegate import WriteGate
 
