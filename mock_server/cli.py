@@ -16,7 +16,7 @@ from pixxel_mock.server.model.replay import TIMINGS
 from pixxel_mock.server.model.timefmt import parse_rfc3339
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
 from pixxel_mock.server.state.clock import CLOCK_MODES
-from pixxel_mock.server.state.store import StateFileError
+from pixxel_mock.server.state.database import StateFileError
 
 COMMAND_GROUP = "pixxel_mock.commands"  # entry points: `register(subparsers)` adds commands
 

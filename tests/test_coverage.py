@@ -17,7 +17,9 @@ from examples.pipeline_client import PixxelClient, run_pipeline
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.model.coverage import STATE_OF, states_in_body
 from pixxel_mock.server.state.clock import Clock
-from pixxel_mock.server.state.store import SCHEMA_VERSION, StateFileError, Store
+from pixxel_mock.server.state.database import StateFileError
+from pixxel_mock.server.state.schema import SCHEMA_VERSION
+from pixxel_mock.server.state.store import Store
 
 from .conftest import advance
 from .helpers import ALPHA, COAST, REPO, URBAN, WF_FAILING, WF_MANY
@@ -149,3 +151,4 @@ def test_a_version_1_state_file_is_migrated_and_keeps_its_jobs_and_journal(
         conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     with pytest.raises(StateFileError, match="has schema 99, this pixxel-mock reads 2"):
         Store(state, Clock("manual", 1.0, 0.0, 0.0))
+

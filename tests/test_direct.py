@@ -62,7 +62,7 @@ def exchange(wsgi: Any, request: tuple[str, str, dict[str, str], bytes]) -> tupl
 
 
 def last_entry(instance: MockInstance) -> dict[str, Any]:
-    entry = instance.store.journal(None, 1)[0]
+    entry = instance.store.journal.entries(None, 1)[0]
     return {k: v for k, v in entry.items() if k not in ("id", "at", "duration_ms")}
 
 

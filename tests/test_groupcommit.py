@@ -15,7 +15,7 @@ from pixxel_mock.server.app.factory import instance_of
 from pixxel_mock.server.model.lifecycle import JobRecord
 from pixxel_mock.server.serving.bridge import InlineBridge, never_waits
 from pixxel_mock.server.serving.groupcommit import GroupCommit
-from pixxel_mock.server.state.store import Store
+from pixxel_mock.server.state.records import JobTable
 
 from .helpers import AGRI, WF_LINEAR
 
@@ -47,16 +47,16 @@ async def _post_job(bridge: InlineBridge, session: str) -> tuple[int, dict[str, 
 
 def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None:
     app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
-    store = instance_of(app).store
+    jobs = instance_of(app).jobs.records
     batches: list[int] = []
-    insert_jobs = store.insert_jobs
+    insert_many = jobs.insert_many
 
     def observed(requests: list[Any]) -> list[JobRecord | Exception]:
         batches.append(len(requests))
-        return insert_jobs(requests)
+        return insert_many(requests)
 
-    store.insert_jobs = observed  # type: ignore[method-assign]
-    store.route_job_inserts(GroupCommit(store).insert)
+    jobs.insert_many = observed  # type: ignore[method-assign]
+    jobs.route_inserts(GroupCommit(jobs).insert)
     bridge = InlineBridge(app, never_waits, 1, 1 << 20)
 
     async def turn() -> list[tuple[int, dict[str, Any]]]:
@@ -67,9 +67,9 @@ def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None
     assert [status for status, _ in answers] == [200] * 5
     assert batches == [5]  # five requests, one transaction
     for session, count in (("a", 3), ("b", 2)):
-        jobs = store.jobs(session)
-        assert [job.seq for job in jobs] == list(range(count, 0, -1))  # numbered in turn
-    by_id = {job.id: job for session in "ab" for job in store.jobs(session)}
+        listed = jobs.listing(session)
+        assert [job.seq for job in listed] == list(range(count, 0, -1))  # numbered in turn
+    by_id = {job.id: job for session in "ab" for job in jobs.listing(session)}
     assert {body["id"] for _, body in answers} == set(by_id)  # each answer names its own job
     assert all(body["status"] == "queued" for _, body in answers)
 
@@ -79,7 +79,7 @@ def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None
 
 def test_a_build_that_fails_fails_its_own_job_only(tmp_path: Path) -> None:
     app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
-    store: Store = instance_of(app).store
+    jobs: JobTable[JobRecord] = instance_of(app).jobs.records
     template = JobRecord(
         namespace="",
         id="",
@@ -96,12 +96,12 @@ def test_a_build_that_fails_fails_its_own_job_only(tmp_path: Path) -> None:
     def broken(seq: int) -> JobRecord:
         raise ValueError(f"no job {seq}")
 
-    outcomes = store.insert_jobs(
+    outcomes = jobs.insert_many(
         [("x", build("x")), ("y", build("y")), ("x", broken), ("x", build("x"))]
     )
     assert [getattr(o, "id", None) for o in outcomes] == ["x-1", "y-1", None, "x-2"]
     assert isinstance(outcomes[2], ValueError)
-    assert [job.id for job in store.jobs("x")] == ["x-2", "x-1"]  # no number skipped
+    assert [job.id for job in jobs.listing("x")] == ["x-2", "x-1"]  # no number skipped
     with pytest.raises(ValueError, match="no job 3"):
-        store.insert_job("x", broken)
-    assert [job.id for job in store.jobs("x")] == ["x-2", "x-1"]
+        jobs.insert("x", broken)
+    assert [job.id for job in jobs.listing("x")] == ["x-2", "x-1"]

@@ -22,7 +22,7 @@ from pixxel_mock.server.http.pipeline import (
     install_error_handlers,
     install_journal,
 )
-from pixxel_mock.server.state.store import JournalEntry
+from pixxel_mock.server.state.journal import JournalEntry
 from pixxel_mock.server.web.handlers import HANDLERS as WEB_HANDLERS
 
 EXTENSION = "pixxel_mock"
@@ -74,7 +74,7 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
 
 
 def _journal_refusal(instance: MockInstance, environ: dict[str, Any], error: ApiError) -> None:
-    instance.store.journal_append(
+    instance.store.journal.append(
         JournalEntry(
             namespace=DEFAULT_NAMESPACE,
             method=environ.get("REQUEST_METHOD", ""),

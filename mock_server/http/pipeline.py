@@ -43,9 +43,10 @@ from pixxel_mock.server.handling import (
 )
 from pixxel_mock.server.model.catalog import ApiKey
 from pixxel_mock.server.model.coverage import encoded_states, states_in_body
-from pixxel_mock.server.model.service import DomainError, Session
+from pixxel_mock.server.model.errors import DomainError
+from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.spec.document import ApiSpec, Operation
-from pixxel_mock.server.state.store import JournalEntry
+from pixxel_mock.server.state.journal import JournalEntry
 
 NAMESPACE_HEADER = "X-Mock-Session"
 # the hot path reads its headers (this one, Prefer, Authorization) from the WSGI environ
@@ -81,7 +82,7 @@ def api_guard(
         state_of(request.environ).violations.append(
             "missing Authorization header (security scheme ApiKeyAuth)"
         )
-    return instance.service.authenticate(header, session)
+    return instance.sessions.authenticate(header, session)
 
 
 def control_guard(
@@ -139,7 +140,7 @@ def may_wait(instance: MockInstance, environ: dict[str, Any]) -> bool:
         namespace = namespace_of(environ.get(_NAMESPACE_KEY))
     except ApiError:
         return False  # refused at once
-    return any(rule.action.delay is not None for rule in instance.service.fault_rules(namespace))
+    return any(rule.action.delay is not None for rule in instance.sessions.fault_rules(namespace))
 
 
 def bind_spec(
@@ -195,7 +196,7 @@ def _serve(
         state.operation = operation
         namespace = path_values.get("namespace") or namespace_of(environ.get(_NAMESPACE_KEY))
         state.namespace = namespace
-        session = instance.service.session(namespace)
+        session = instance.sessions.session(namespace)
         replay = session.scenario.replay
         recording = instance.recording(replay.recording) if injectable and replay else None
         if recording is not None and replay is not None:
@@ -295,7 +296,7 @@ def finish_exchange(instance: MockInstance, req: Request, response: Response) ->
         response = truncate(response, state.truncate)
         state.fault = state.truncate[1]
     if not (req.path.startswith(UNJOURNALED) or req.path == "/"):
-        instance.store.journal_append(
+        instance.store.journal.append(
             JournalEntry(
                 namespace=state.namespace,
                 method=req.method,
