@@ -20,11 +20,15 @@ import requests
 
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.model.catalog import TaskTemplate, load_catalog
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.ids import derived_uuid
+from pixxel_mock.server.model.jobs import JOBS
 from pixxel_mock.server.model.lifecycle import JobOverrides, JobRecord, evaluate, plan_job
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
-from pixxel_mock.server.state.store import SNAPSHOT_VERSION, STATE_FORMAT, Store
+from pixxel_mock.server.state.clock import Clock
+from pixxel_mock.server.state.records import JobTable
+from pixxel_mock.server.state.schema import STATE_FORMAT
+from pixxel_mock.server.state.snapshot import SNAPSHOT_VERSION, restore
+from pixxel_mock.server.state.store import Store
 
 from .loads import BETA, Request, lua_script, parse_wrk
 
@@ -114,7 +118,8 @@ def _state_with_jobs(path: Path, count: int) -> list[str]:
         ],
         "downloads": [],
     }
-    store.import_(snapshot)
+    store.register(JobTable(store.database, JOBS, store.namespaces))
+    restore(store, snapshot)
     store.close()
     return job_ids
 

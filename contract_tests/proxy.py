@@ -20,10 +20,11 @@ from flask import Flask, Response, request
 from pixxel_mock.contract.har import RECORDING_NAME, HarRecorder, har_entry
 from pixxel_mock.server.checking.exchange import Exchange, ExchangeChecker
 from pixxel_mock.server.handling import ApiError, error_response, json_response
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC
-from pixxel_mock.server.state.store import JournalEntry, Store
+from pixxel_mock.server.state.clock import Clock
+from pixxel_mock.server.state.journal import JournalEntry
+from pixxel_mock.server.state.store import Store
 
 VIOLATIONS_HEADER = "X-Pixxel-Contract-Violations"
 HOP_BY_HOP = {
@@ -54,7 +55,7 @@ def create_proxy_app(
     upstream = upstream.rstrip("/")
     recorder = HarRecorder(record_dir) if record_dir is not None else None
     checker = ExchangeChecker(ApiSpec.load(API_SPEC))
-    journal = Store(journal_file, Clock("wall", 1.0, time.time(), time.time()))
+    journal = Store(journal_file, Clock("wall", 1.0, time.time(), time.time())).journal
     session = requests.Session()
     app = Flask(__name__)
     app.url_map.merge_slashes = False
@@ -63,7 +64,7 @@ def create_proxy_app(
     def read_journal() -> Response:
         limit = request.args.get("limit", "100")
         count = int(limit) if limit.isdigit() else 100
-        return json_response(200, {"requests": journal.journal(JOURNAL_NAMESPACE, max(count, 1))})
+        return json_response(200, {"requests": journal.entries(JOURNAL_NAMESPACE, max(count, 1))})
 
     @app.route("/", defaults={"path": ""}, methods=METHODS)
     @app.route("/<path:path>", methods=METHODS)
@@ -117,7 +118,7 @@ def create_proxy_app(
         ]
         if problems:
             response_headers.append((VIOLATIONS_HEADER, _header_text(problems)))
-        journal.journal_append(
+        journal.append(
             JournalEntry(
                 namespace=JOURNAL_NAMESPACE,
                 method=request.method,

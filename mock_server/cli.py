@@ -12,11 +12,11 @@ from pixxel_mock import __version__
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.faults.scenarios import ScenarioError, ScenarioLoader
 from pixxel_mock.server.model.catalog import FixtureError
-from pixxel_mock.server.model.clock import CLOCK_MODES
 from pixxel_mock.server.model.replay import TIMINGS
 from pixxel_mock.server.model.timefmt import parse_rfc3339
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
-from pixxel_mock.server.state.store import StateFileError
+from pixxel_mock.server.state.clock import CLOCK_MODES
+from pixxel_mock.server.state.database import StateFileError
 
 COMMAND_GROUP = "pixxel_mock.commands"  # entry points: `register(subparsers)` adds commands
 

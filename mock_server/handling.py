@@ -21,8 +21,8 @@ from werkzeug.sansio.utils import get_current_url
 
 from pixxel_mock.server.model.catalog import ApiKey
 from pixxel_mock.server.model.coverage import States, encoded_states
-from pixxel_mock.server.model.service import Session
-from pixxel_mock.server.state.store import DEFAULT_NAMESPACE
+from pixxel_mock.server.model.sessions import Session
+from pixxel_mock.server.state.namespaces import DEFAULT_NAMESPACE
 
 if TYPE_CHECKING:
     from pixxel_mock.server.app.instance import MockInstance

@@ -43,7 +43,7 @@ def app() -> Iterator[Flask]:
     yield app
     violations = [
         v
-        for entry in instance_of(app).store.journal(None, 10_000)
+        for entry in instance_of(app).store.journal.entries(None, 10_000)
         for v in entry["violations"]
         if v.startswith("response:")
     ]

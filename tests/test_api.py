@@ -9,7 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from pixxel_mock.server import instance_of
-from pixxel_mock.server.model.service import BAD_KEY, NO_ACCESS
+from pixxel_mock.server.model.errors import NO_ACCESS
+from pixxel_mock.server.model.sessions import BAD_KEY
 
 from .conftest import advance
 from .helpers import (

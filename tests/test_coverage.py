@@ -15,9 +15,11 @@ import yaml
 
 from examples.pipeline_client import PixxelClient, run_pipeline
 from pixxel_mock.contract.live import LiveMock
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.coverage import STATE_OF, states_in_body
-from pixxel_mock.server.state.store import SCHEMA_VERSION, StateFileError, Store
+from pixxel_mock.server.state.clock import Clock
+from pixxel_mock.server.state.database import StateFileError
+from pixxel_mock.server.state.schema import SCHEMA_VERSION
+from pixxel_mock.server.state.store import Store
 
 from .conftest import advance
 from .helpers import ALPHA, BETA, COAST, REPO, URBAN, WF_FAILING, WF_MANY
@@ -147,3 +149,23 @@ def test_a_version_1_state_file_is_migrated_and_keeps_its_jobs_and_journal(
         conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     with pytest.raises(StateFileError, match="has schema 99, this pixxel-mock reads 2"):
         Store(state, Clock("manual", 1.0, 0.0, 0.0))
+
+
+def test_a_migrated_version_1_file_has_the_tables_of_a_new_one(tmp_path: Path) -> None:
+    """The schema's steps build a new file and bring an old one to the same columns."""
+    old, new = tmp_path / "old.sqlite", tmp_path / "new.sqlite"
+    with sqlite3.connect(old) as conn:
+        conn.executescript((Path(__file__).with_name("data") / "state-v1.sql").read_text())
+    for path in (old, new):
+        Store(path, Clock("manual", 1.0, 0.0, 0.0)).close()
+
+    def layout(path: Path) -> dict[str, list[tuple[str, str]]]:
+        with sqlite3.connect(path) as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master ORDER BY name")]
+            return {
+                name: [(c[1], c[2]) for c in conn.execute(f"PRAGMA table_xinfo('{name}')")]
+                for name in names
+            }
+
+    assert layout(old) == layout(new)
+    assert "recordings" in layout(new)

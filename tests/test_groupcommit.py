@@ -17,7 +17,7 @@ from pixxel_mock.server.app.factory import instance_of
 from pixxel_mock.server.model.lifecycle import JobRecord
 from pixxel_mock.server.serving.bridge import InlineBridge, never_waits
 from pixxel_mock.server.serving.groupcommit import GroupCommit
-from pixxel_mock.server.state.store import Store
+from pixxel_mock.server.state.records import JobTable
 
 from .asgi import asgi_request
 from .helpers import AGRI, WF_LINEAR
@@ -42,12 +42,12 @@ async def _post_jobs(bridge: InlineBridge, sessions: str) -> list[tuple[int, dic
     return await asyncio.gather(*(_post_job(bridge, name) for name in sessions))
 
 
-def _group_committed(tmp_path: Path) -> tuple[Store, InlineBridge]:
+def _group_committed(tmp_path: Path) -> tuple[JobTable, InlineBridge]:
     """The app behind the bridge, its job inserts gathered by a group commit, as served."""
     app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
-    store = instance_of(app).store
-    store.route_job_inserts(GroupCommit(store).insert)
-    return store, InlineBridge(app, never_waits, 1, 1 << 20)
+    jobs = instance_of(app).jobs.records
+    jobs.route_inserts(GroupCommit(jobs).insert)
+    return jobs, InlineBridge(app, never_waits, 1, 1 << 20)
 
 
 def _within_a_minute(work: Coroutine[Any, Any, Answers]) -> Answers:
@@ -56,23 +56,23 @@ def _within_a_minute(work: Coroutine[Any, Any, Answers]) -> Answers:
 
 
 def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None:
-    store, bridge = _group_committed(tmp_path)
+    table, bridge = _group_committed(tmp_path)
     batches: list[int] = []
-    insert_jobs = store.insert_jobs
+    insert_many = table.insert_many
 
     def observed(requests: list[Any]) -> list[JobRecord | Exception]:
         batches.append(len(requests))
-        return insert_jobs(requests)
+        return insert_many(requests)
 
-    store.insert_jobs = observed  # type: ignore[method-assign]
+    table.insert_many = observed  # type: ignore[method-assign]
 
     answers = _within_a_minute(_post_jobs(bridge, "abaab"))
     assert [status for status, _ in answers] == [200] * 5
     assert batches == [5]  # five requests, one transaction
     for session, count in (("a", 3), ("b", 2)):
-        jobs = store.jobs(session)
+        jobs = table.listing(session)
         assert [job.seq for job in jobs] == list(range(count, 0, -1))  # numbered in turn
-    by_id = {job.id: job for session in "ab" for job in store.jobs(session)}
+    by_id = {job.id: job for session in "ab" for job in table.listing(session)}
     assert {body["id"] for _, body in answers} == set(by_id)  # each answer names its own job
     assert all(body["status"] == "queued" for _, body in answers)
 
@@ -81,25 +81,25 @@ def test_requests_of_one_loop_turn_share_one_transaction(tmp_path: Path) -> None
 
 
 def test_a_failed_transaction_fails_every_request_of_its_batch(tmp_path: Path) -> None:
-    store, bridge = _group_committed(tmp_path)
-    insert_jobs = store.insert_jobs
+    table, bridge = _group_committed(tmp_path)
+    insert_many = table.insert_many
 
     def failing(requests: list[Any]) -> list[JobRecord | Exception]:
         raise sqlite3.OperationalError("disk I/O error")
 
-    store.insert_jobs = failing  # type: ignore[method-assign]
+    table.insert_many = failing  # type: ignore[method-assign]
     answers = _within_a_minute(_post_jobs(bridge, "aab"))
     assert [status for status, _ in answers] == [500] * 3  # each raised where it waited
     assert {body["error"]["code"] for _, body in answers} == {"internal_error"}
-    assert store.jobs("a") == [] and store.jobs("b") == []
+    assert table.listing("a") == [] and table.listing("b") == []
 
-    store.insert_jobs = insert_jobs  # type: ignore[method-assign]
+    table.insert_many = insert_many  # type: ignore[method-assign]
     status, body = _within_a_minute(_post_job(bridge, "a"))
-    assert status == 200 and [job.id for job in store.jobs("a")] == [body["id"]]
+    assert status == 200 and [job.id for job in table.listing("a")] == [body["id"]]
 
 
 def test_a_request_cancelled_at_its_insert_leaves_its_batch_answered(tmp_path: Path) -> None:
-    store, bridge = _group_committed(tmp_path)
+    table, bridge = _group_committed(tmp_path)
 
     async def turn() -> list[Any]:
         requests = [asyncio.create_task(_post_job(bridge, name)) for name in "abc"]
@@ -110,12 +110,12 @@ def test_a_request_cancelled_at_its_insert_leaves_its_batch_answered(tmp_path: P
     cancelled, *answered = _within_a_minute(turn())
     assert isinstance(cancelled, asyncio.CancelledError)
     assert [status for status, _ in answered] == [200, 200]
-    assert [body["id"] for _, body in answered] == [store.jobs(name)[0].id for name in "bc"]
+    assert [body["id"] for _, body in answered] == [table.listing(name)[0].id for name in "bc"]
 
 
 def test_a_build_that_fails_fails_its_own_job_only(tmp_path: Path) -> None:
     app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
-    store: Store = instance_of(app).store
+    table = instance_of(app).jobs.records
     template = JobRecord(
         namespace="",
         id="",
@@ -132,12 +132,12 @@ def test_a_build_that_fails_fails_its_own_job_only(tmp_path: Path) -> None:
     def broken(seq: int) -> JobRecord:
         raise ValueError(f"no job {seq}")
 
-    outcomes = store.insert_jobs(
+    outcomes = table.insert_many(
         [("x", build("x")), ("y", build("y")), ("x", broken), ("x", build("x"))]
     )
     assert [getattr(o, "id", None) for o in outcomes] == ["x-1", "y-1", None, "x-2"]
     assert isinstance(outcomes[2], ValueError)
-    assert [job.id for job in store.jobs("x")] == ["x-2", "x-1"]  # no number skipped
+    assert [job.id for job in table.listing("x")] == ["x-2", "x-1"]  # no number skipped
     with pytest.raises(ValueError, match="no job 3"):
-        store.insert_job("x", broken)
-    assert [job.id for job in store.jobs("x")] == ["x-2", "x-1"]
+        table.insert("x", broken)
+    assert [job.id for job in table.listing("x")] == ["x-2", "x-1"]

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pixxel_mock.server import create_app
-from pixxel_mock.server.model.service import BAD_KEY, NO_ACCESS
+from pixxel_mock.server.model.errors import NO_ACCESS
+from pixxel_mock.server.model.sessions import BAD_KEY
 
 from .helpers import AGRI, ALPHA, BETA, KEYS, URBAN, WF_LINEAR, WF_MANY
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import requests
 
 from pixxel_mock.contract.live import LiveMock
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.state.barrier import FlushBarrier
-from pixxel_mock.server.state.store import JournalEntry, Store
+from pixxel_mock.server.state.clock import Clock
+from pixxel_mock.server.state.journal import JournalEntry
+from pixxel_mock.server.state.store import Store
 
 from .helpers import ALPHA, WF_LINEAR
 
@@ -74,7 +75,7 @@ def test_a_read_waits_for_another_process_buffer(tmp_path: Path) -> None:
     if pid == 0:  # the writer: one entry, then its flusher does the rest
         try:
             writer = Store(path, clock)
-            writer.journal_append(_entry("/written-by-the-child"))
+            writer.journal.append(_entry("/written-by-the-child"))
             os.write(ready_write, b"x")
             threading.Event().wait(5)  # stays alive; its flusher thread answers the barrier
         finally:
@@ -82,7 +83,7 @@ def test_a_read_waits_for_another_process_buffer(tmp_path: Path) -> None:
     try:
         os.read(ready_read, 1)
         reader = Store(path, clock)
-        assert [e["path"] for e in reader.journal(None, 10)] == ["/written-by-the-child"]
+        assert [e["path"] for e in reader.journal.entries(None, 10)] == ["/written-by-the-child"]
         reader.close()
     finally:
         os.kill(pid, 9)

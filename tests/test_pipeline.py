@@ -97,13 +97,13 @@ def test_head_answers_get_without_its_body_and_is_journaled(app: Flask) -> None:
     head = exchange(app, ("HEAD", "/v0/workflows", ALPHA, b""))
     assert head.status_code == 200 and head.get_data() == b""
     assert head.headers["Content-Length"] == get.headers["Content-Length"]
-    entry = instance_of(app).store.journal(None, 1)[0]
+    entry = instance_of(app).store.journal.entries(None, 1)[0]
     assert (entry["method"], entry["operation_id"]) == ("HEAD", "listWorkflows")
 
 
 def test_a_refused_route_is_a_violation_of_the_client(app: Flask) -> None:
     exchange(app, ("GET", "/v0/nowhere", ALPHA, b""))
-    entry = instance_of(app).store.journal(None, 1)[0]
+    entry = instance_of(app).store.journal.entries(None, 1)[0]
     assert entry["status"] == 404 and entry["operation_id"] is None
     assert entry["violations"] == ["No operation is defined at /v0/nowhere."]
 

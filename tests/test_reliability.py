@@ -247,8 +247,10 @@ def test_only_a_kept_state_file_is_synced_to_disk(tmp_path: Path) -> None:
     temporary = create_app({"clock_mode": "manual"})  # its file goes with the app
     kept = create_app({"state_file": str(tmp_path / "kept.sqlite")})
     synchronous = "PRAGMA synchronous"
-    assert instance_of(temporary).store._connection().execute(synchronous).fetchone() == (0,)
-    assert instance_of(kept).store._connection().execute(synchronous).fetchone() == (1,)
+    assert instance_of(temporary).store.database.connection().execute(synchronous).fetchone() == (
+        0,
+    )
+    assert instance_of(kept).store.database.connection().execute(synchronous).fetchone() == (1,)
 
 
 def test_namespaces_are_capped_and_the_oldest_evicted() -> None:

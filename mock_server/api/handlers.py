@@ -8,7 +8,7 @@ from pixxel_mock.server.api import serializers
 from pixxel_mock.server.handling import Call, HandlerRegistry, Reply, to_json
 from pixxel_mock.server.model.catalog import ApiKey
 from pixxel_mock.server.model.coverage import download_states, encoded_states, job_states
-from pixxel_mock.server.model.service import JobView
+from pixxel_mock.server.model.jobs import JobView
 from pixxel_mock.server.model.timefmt import parse_rfc3339, utc_day
 
 HANDLERS = HandlerRegistry()
@@ -35,7 +35,7 @@ def ping(call: Call) -> Reply:
 
 @HANDLERS("listProjects")
 def list_projects(call: Call) -> Reply:
-    count, page = call.mock.service.list_projects(
+    count, page = call.mock.projects.page(
         _key(call), call.params["page_num"], call.params["page_size"]
     )
     return 200, {"count": count, "projects": [serializers.project(p) for p in page]}
@@ -43,18 +43,18 @@ def list_projects(call: Call) -> Reply:
 
 @HANDLERS("getProject")
 def get_project(call: Call) -> Reply:
-    project = call.mock.service.get_project(_key(call), call.params["id"].lower())
+    project = call.mock.projects.get(_key(call), call.params["id"].lower())
     return 200, {"project": serializers.project(project)}
 
 
 @HANDLERS("listBlocks")
 def list_blocks(call: Call) -> Reply:
-    blocks = call.mock.service.list_blocks(mode=call.params.get("mode"))
+    blocks = call.mock.blocks.matching(mode=call.params.get("mode"))
     return 200, {"blocks": [serializers.block(b) for b in blocks]}
 
 
 def _guide_blocks(call: Call, mode: str) -> Reply:
-    blocks = call.mock.service.list_blocks(
+    blocks = call.mock.blocks.matching(
         mode=mode, name=call.params.get("name"), version=call.params.get("version")
     )
     return 200, {"blocks": [serializers.guide_block(b) for b in blocks]}
@@ -72,21 +72,21 @@ def list_insight_blocks(call: Call) -> Reply:
 
 @HANDLERS("getBlockVersions")
 def get_block_versions(call: Call) -> Reply:
-    blocks = call.mock.service.block_versions(call.params["name"])
+    blocks = call.mock.blocks.versions(call.params["name"])
     return 200, {"blocks": [serializers.block(b) for b in blocks]}
 
 
 @HANDLERS("getBlockByVersion")
 def get_block_by_version(call: Call) -> Reply:
     return 200, serializers.block(
-        call.mock.service.block_version(call.params["name"], call.params["version"])
+        call.mock.blocks.version(call.params["name"], call.params["version"])
     )
 
 
 @HANDLERS("listWorkflows")
 def list_workflows(call: Call) -> Reply:
     project_id = call.params.get("project_id")
-    total, page = call.mock.service.list_workflows(
+    total, page = call.mock.workflows.matching(
         _key(call),
         project_id.lower() if project_id else None,
         _filters(call, "id", "name", "created_by", "created_on", "updated_at"),
@@ -102,7 +102,7 @@ def list_workflows(call: Call) -> Reply:
 
 @HANDLERS("getWorkflow")
 def get_workflow(call: Call) -> Reply:
-    workflow = call.mock.service.workflow(
+    workflow = call.mock.workflows.get(
         _key(call), _id(call, "workflow_id"), _id(call, "project_id")
     )
     return 200, serializers.workflow(workflow)
@@ -110,13 +110,13 @@ def get_workflow(call: Call) -> Reply:
 
 @HANDLERS("getWorkflowCostEstimate")
 def get_workflow_cost_estimate(call: Call) -> Reply:
-    workflow = call.mock.service.workflow(_key(call), _id(call, "workflow_id"))
+    workflow = call.mock.workflows.get(_key(call), _id(call, "workflow_id"))
     return 200, {"estimated_cost": workflow.estimated_cost}
 
 
 @HANDLERS("listJobs")
 def list_jobs(call: Call) -> Reply:
-    jobs = call.mock.service.list_jobs(
+    jobs = call.mock.jobs.matching(
         _key(call),
         call.session,
         _id(call, "workflow_id"),
@@ -127,24 +127,25 @@ def list_jobs(call: Call) -> Reply:
 
 @HANDLERS("createJob")
 def create_job(call: Call) -> Reply:
-    service = call.mock.service
-    record, workflow = service.create_job(
+    jobs = call.mock.jobs
+    record, workflow = jobs.create(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "project_id")
     )
-    if service.queued_on_creation(record):
+    if jobs.queued_on_creation(record):
         answer = call.mock.queued_answers.answer(
-            record, workflow, lambda r: _encoded(service.view(r, workflow, r.created_at))
+            record, workflow, lambda r: _encoded(jobs.view(r, workflow, r.created_at))
         )
         if answer is not None:
             call.observe(answer[1])
             return 200, answer[0]
-    return 200, _rendered(call, service.view(record, workflow, call.session.now))
+    return 200, _rendered(call, jobs.view(record, workflow, call.session.now))
 
 
 @HANDLERS("getJob")
 def get_job(call: Call) -> Reply:
-    service = call.mock.service
-    job = service.get_job(_key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id"))
+    job = call.mock.jobs.get(
+        _key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id")
+    )
     return 200, _rendered(call, job)
 
 
@@ -170,7 +171,7 @@ def _encoded(job: JobView, summary: bool = False) -> tuple[bytes, str]:
 
 @HANDLERS("downloadJob")
 def download_job(call: Call) -> Reply:
-    download = call.mock.service.download_job(
+    download = call.mock.downloads.of_job(
         _key(call), call.session, _id(call, "workflow_id"), _id(call, "job_id")
     )
     call.observe(download_states(download.status))
@@ -179,7 +180,7 @@ def download_job(call: Call) -> Reply:
 
 @HANDLERS("downloadTask")
 def download_task(call: Call) -> Reply:
-    download = call.mock.service.download_task(
+    download = call.mock.downloads.of_task(
         _key(call),
         call.session,
         _id(call, "workflow_id"),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pixxel_mock.server.model.catalog import BlockVersion, Project, Workflow
+from pixxel_mock.server.model.downloads import DownloadView
+from pixxel_mock.server.model.jobs import JobView
 from pixxel_mock.server.model.lifecycle import TaskState
 from pixxel_mock.server.model.packages import ARTIFACT_FORMATS, output_file_name
-from pixxel_mock.server.model.service import DownloadView, JobView
 from pixxel_mock.server.model.timefmt import go_duration, rfc3339
 
 BLOCK_STATUS_CODES = {"released": 1, "deprecated": 2, "disabled": 3, "draft": 0}

@@ -7,9 +7,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pixxel_mock.server.model.clock import CLOCK_MODES
 from pixxel_mock.server.model.replay import TIMINGS
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
+from pixxel_mock.server.state.clock import CLOCK_MODES
 
 
 @dataclass(frozen=True)

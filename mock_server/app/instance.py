@@ -19,14 +19,19 @@ from pixxel_mock.server.faults.scenarios import (
     install_recordings,
     server_rules,
 )
+from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
-from pixxel_mock.server.model.clock import Clock
+from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
+from pixxel_mock.server.model.jobs import Jobs
 from pixxel_mock.server.model.lifecycle import JobState
+from pixxel_mock.server.model.projects import Projects
 from pixxel_mock.server.model.replay import Recording
-from pixxel_mock.server.model.service import MockService, Settings
+from pixxel_mock.server.model.sessions import Sessions
+from pixxel_mock.server.model.workflows import Workflows
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 from pixxel_mock.server.state.cache import BoundedCache
+from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.store import Store
 
 
@@ -37,7 +42,13 @@ class MockInstance:
     control_spec: ApiSpec
     catalog: Catalog
     store: Store
-    service: MockService
+    # the domain, one object per kind of resource (a handler reaches its own kind's)
+    sessions: Sessions
+    projects: Projects
+    blocks: Blocks
+    workflows: Workflows
+    jobs: Jobs
+    downloads: Downloads
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
@@ -74,23 +85,27 @@ class MockInstance:
             synced=config.state_file is not None,
         )
         install_recordings(chosen, store)
-        settings = Settings(
-            seed=config.seed,
-            queue_seconds=config.queue_seconds,
+        workflows = Workflows(catalog)
+        jobs = Jobs(catalog, workflows, store, config.seed, config.queue_seconds)
+        download_settings = DownloadSettings(
             job_package_seconds=config.job_package_seconds,
             task_package_seconds=config.task_package_seconds,
             package_polls=config.package_polls,
             url_ttl_seconds=config.url_ttl_seconds,
         )
+        rules = server_rules(chosen, store.namespaces.initial_clock().sim_anchor)
         instance = cls(
             config=config,
             api_spec=api_spec,
             control_spec=control_spec,
             catalog=catalog,
             store=store,
-            service=MockService(
-                catalog, store, settings, server_rules(chosen, store.initial_clock().sim_anchor)
-            ),
+            sessions=Sessions(catalog, store.namespaces, rules),
+            projects=Projects(catalog),
+            blocks=Blocks(catalog),
+            workflows=workflows,
+            jobs=jobs,
+            downloads=Downloads(catalog, jobs, store, download_settings),
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,

@@ -17,11 +17,12 @@ from pixxel_mock.server.faults.replay import (
 )
 from pixxel_mock.server.faults.scenarios import install_recordings
 from pixxel_mock.server.handling import ApiError, Call, HandlerRegistry, Reply
-from pixxel_mock.server.model.clock import Clock
 from pixxel_mock.server.model.coverage import Observation, coverage_of, documented_statuses
 from pixxel_mock.server.model.faults import with_absolute_times
 from pixxel_mock.server.model.replay import recording_id
 from pixxel_mock.server.model.timefmt import parse_rfc3339, rfc3339
+from pixxel_mock.server.state.clock import Clock
+from pixxel_mock.server.state.snapshot import restore, snapshot_of
 
 HANDLERS = HandlerRegistry()
 ALL = "*"
@@ -52,21 +53,21 @@ def reset(call: Call) -> Reply:
 
 @HANDLERS("getClock")
 def get_clock(call: Call) -> Reply:
-    return 200, clock_body(call.namespace, call.mock.store.clock(call.namespace))
+    return 200, clock_body(call.namespace, call.mock.store.namespaces.clock(call.namespace))
 
 
 @HANDLERS("advanceClock")
 def advance_clock(call: Call) -> Reply:
-    store = call.mock.store
-    clock = store.clock(call.namespace).advanced(call.params["body"]["seconds"], time.time())
-    store.set_clock(call.namespace, clock)
+    namespaces = call.mock.store.namespaces
+    clock = namespaces.clock(call.namespace).advanced(call.params["body"]["seconds"], time.time())
+    namespaces.set_clock(call.namespace, clock)
     return 200, clock_body(call.namespace, clock)
 
 
 @HANDLERS("setClock")
 def set_clock(call: Call) -> Reply:
-    store, body, real_now = call.mock.store, call.params["body"], time.time()
-    clock = store.clock(call.namespace)
+    namespaces, body, real_now = call.mock.store.namespaces, call.params["body"], time.time()
+    clock = namespaces.clock(call.namespace)
     if "now" in body:
         target = parse_rfc3339(body["now"])
         if target < clock.now(real_now):
@@ -80,19 +81,19 @@ def set_clock(call: Call) -> Reply:
     clock = clock.reconfigured(
         body.get("mode", clock.mode), body.get("speed", clock.speed), real_now
     )
-    store.set_clock(call.namespace, clock)
+    namespaces.set_clock(call.namespace, clock)
     return 200, clock_body(call.namespace, clock)
 
 
 @HANDLERS("listRequests")
 def list_requests(call: Call) -> Reply:
-    entries = call.mock.store.journal(_scope(call), call.params["limit"])
+    entries = call.mock.store.journal.entries(_scope(call), call.params["limit"])
     return 200, {"requests": entries}
 
 
 @HANDLERS("getCoverage")
 def get_coverage(call: Call) -> Reply:
-    entries = call.mock.store.journal(call.namespace, call.mock.config.journal_size)
+    entries = call.mock.store.journal.entries(call.namespace, call.mock.config.journal_size)
     observations = (
         Observation(
             e["operation_id"],
@@ -109,27 +110,27 @@ def get_coverage(call: Call) -> Reply:
 @HANDLERS("clearRequests")
 def clear_requests(call: Call) -> Reply:
     scope = _scope(call)
-    call.mock.store.clear_journal(scope)
+    call.mock.store.journal.clear(scope)
     return 200, {"cleared": scope or ALL}
 
 
 @HANDLERS("exportState")
 def export_state(call: Call) -> Reply:
-    return 200, call.mock.store.export()
+    return 200, snapshot_of(call.mock.store)
 
 
 @HANDLERS("importState")
 def import_state(call: Call) -> Reply:
     snapshot = call.params["body"]
     try:
-        call.mock.store.import_(snapshot)
+        restore(call.mock.store, snapshot)
     except (TypeError, ValueError) as exc:
         raise ApiError(400, "invalid_body", f"The snapshot cannot be imported: {exc}") from exc
     return 200, {key: len(snapshot[key]) for key in ("jobs", "downloads", "namespaces")}
 
 
 def _own_faults(call: Call) -> list[dict]:
-    return call.mock.store.rules(call.namespace)[0]
+    return call.mock.store.namespaces.rules(call.namespace)[0]
 
 
 def _stored(rule: dict, scope: str, counts: dict[str, int]) -> dict:
@@ -138,10 +139,10 @@ def _stored(rule: dict, scope: str, counts: dict[str, int]) -> dict:
 
 @HANDLERS("listFaults")
 def list_faults(call: Call) -> Reply:
-    counts = call.mock.store.match_counts(call.namespace)
+    counts = call.mock.store.namespaces.match_counts(call.namespace)
     own = [_stored(rule, "namespace", counts) for rule in _own_faults(call)]
     server = [
-        _stored(dict(r.document), "server", counts) for r in call.mock.service.server_rules.faults
+        _stored(dict(r.document), "server", counts) for r in call.mock.sessions.server_rules.faults
     ]
     return 200, {"faults": own + server}
 
@@ -159,14 +160,14 @@ def create_fault(call: Call) -> Reply:
             400, "duplicate_id", f"A fault rule with id {rule['id']!r} exists.", {"id": rule["id"]}
         )
     call.mock.scenario_loader.check_faults([rule])
-    call.mock.store.set_rules(call.namespace, faults=[*faults, rule])
+    call.mock.store.namespaces.set_rules(call.namespace, faults=[*faults, rule])
     return 200, _stored(rule, "namespace", {})
 
 
 @HANDLERS("clearFaults")
 def clear_faults(call: Call) -> Reply:
     removed = len(_own_faults(call))
-    call.mock.store.set_rules(call.namespace, faults=[])
+    call.mock.store.namespaces.set_rules(call.namespace, faults=[])
     return 200, {"removed": removed}
 
 
@@ -178,13 +179,13 @@ def delete_fault(call: Call) -> Reply:
         raise ApiError(
             404, "not_found", f"No fault rule {call.params['rule_id']!r} in this namespace."
         )
-    call.mock.store.set_rules(call.namespace, faults=kept)
+    call.mock.store.namespaces.set_rules(call.namespace, faults=kept)
     return 200, {"removed": 1}
 
 
 @HANDLERS("getScenario")
 def get_scenario(call: Call) -> Reply:
-    return 200, call.mock.store.rules(call.namespace)[1]
+    return 200, call.mock.store.namespaces.rules(call.namespace)[1]
 
 
 @HANDLERS("setScenario")
@@ -198,7 +199,7 @@ def set_scenario(call: Call) -> Reply:
             f"No recording {replay['recording']!r} is loaded; load it with POST /__mock/replay.",
             {"field": "replay.recording"},
         )
-    call.mock.store.set_rules(call.namespace, scenario=scenario)
+    call.mock.store.namespaces.set_rules(call.namespace, scenario=scenario)
     return 200, scenario
 
 
@@ -223,7 +224,7 @@ def apply_scenario(call: Call) -> Reply:
     faults = [rule for rule in _own_faults(call) if rule["id"] not in added] + file.faults
     install_recordings([file], call.mock.store)
     scenario = file.scenario(call.session.now)
-    call.mock.store.set_rules(call.namespace, faults=faults, scenario=scenario)
+    call.mock.store.namespaces.set_rules(call.namespace, faults=faults, scenario=scenario)
     return 200, {"name": name, "faults": len(file.faults)}
 
 
@@ -244,8 +245,8 @@ def load_replay(call: Call) -> Reply:
         "timing": body.get("timing", "polls"),
         "started": rfc3339(call.session.now),
     }
-    scenario = {**call.mock.store.rules(call.namespace)[1], "replay": replay}
-    call.mock.store.set_rules(call.namespace, scenario=scenario)
+    scenario = {**call.mock.store.namespaces.rules(call.namespace)[1], "replay": replay}
+    call.mock.store.namespaces.set_rules(call.namespace, scenario=scenario)
     return 200, {
         "recording": identity,
         "exchanges": len(recording),
@@ -270,7 +271,7 @@ def get_replayed_package(call: Call) -> Reply:
 @HANDLERS("getPackage")
 def get_package(call: Call) -> Reply:
     download_id = call.params["download_id"]
-    content = call.mock.service.package(
+    content = call.mock.downloads.package(
         call.session, download_id, call.params["expires"], call.params["signature"]
     )
     return Response(
@@ -283,14 +284,15 @@ def get_package(call: Call) -> Reply:
 
 @HANDLERS("listNamespaces")
 def list_namespaces(call: Call) -> Reply:
-    return 200, {"namespaces": call.mock.store.namespaces()}
+    return 200, {"namespaces": call.mock.store.namespaces.names()}
 
 
 @HANDLERS("inspectJobs")
 def inspect_jobs(call: Call) -> Reply:
-    service = call.mock.service
+    downloads_by_job = call.mock.downloads.by_job(call.session)
     jobs = []
-    for job, downloads in service.inspect_jobs(call.session):
+    for job in call.mock.jobs.of_namespace(call.session):
+        downloads = downloads_by_job.get(job.record.id, [])
         task_names = {t.plan.id: t.plan.template.name for t in job.state.tasks}
         jobs.append(
             {

@@ -20,7 +20,7 @@ from flask import Request, Response
 
 from pixxel_mock.server.handling import DROP_KEY, FAULT_HEADER, ApiError, json_response, state_of
 from pixxel_mock.server.model.faults import DEFAULT_RETRY_AFTER, NO_BODY, FaultRule
-from pixxel_mock.server.model.service import Session
+from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.spec.document import Operation
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def fault_response(
             operation.method, operation.path, operation.operation_id, operation.secured, key
         ):
             continue
-        count = instance.store.count_match(session.namespace, rule.id)
+        count = instance.store.namespaces.count_match(session.namespace, rule.id)
         if not rule.fires(count, seed, session.namespace):
             continue
         return _act(rule, count, seed, session, operation, request.environ)

@@ -25,7 +25,7 @@ from pixxel_mock.server.checking.exchange import Exchange, ExchangeChecker
 from pixxel_mock.server.checking.traffic import contract_problems, exchanges_of
 from pixxel_mock.server.handling import ApiError
 from pixxel_mock.server.model.replay import RecordedRequest, Recording, ReplaySettings, request_key
-from pixxel_mock.server.model.service import Session
+from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.yamlio import read_yaml
 from pixxel_mock.server.state.store import Store
@@ -109,7 +109,7 @@ def replayed_response(
     if settings.timing == "recorded":
         answer = recording.answer_at(key, session.now - settings.started)
     else:
-        served = store.count_match(session.namespace, settings.counter_prefix + key) - 1
+        served = store.namespaces.count_match(session.namespace, settings.counter_prefix + key) - 1
         answer = recording.answer(key, served)
     assert answer is not None
     body = answer.body

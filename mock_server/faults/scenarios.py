@@ -17,7 +17,7 @@ from pixxel_mock.server.faults.replay import parse_recording, read_recording, sp
 from pixxel_mock.server.handling import ApiError
 from pixxel_mock.server.model.faults import FaultRule, merge_scenarios, with_absolute_times
 from pixxel_mock.server.model.replay import recording_id
-from pixxel_mock.server.model.service import ServerRules
+from pixxel_mock.server.model.sessions import ServerRules
 from pixxel_mock.server.model.timefmt import rfc3339
 from pixxel_mock.server.spec.document import ApiSpec, Operation, compile_schema, first_error
 from pixxel_mock.server.spec.yamlio import read_yaml_cached

@@ -13,7 +13,7 @@ from flask import Request
 
 from pixxel_mock.server.handling import DEFAULT_NAMESPACE, ApiError, state_of
 from pixxel_mock.server.model.catalog import ApiKey
-from pixxel_mock.server.model.service import Session
+from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.spec.document import Operation
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def api_guard(
         state_of(request.environ).violations.append(
             "missing Authorization header (security scheme ApiKeyAuth)"
         )
-    return instance.service.authenticate(header, session)
+    return instance.sessions.authenticate(header, session)
 
 
 def control_guard(

@@ -45,9 +45,10 @@ from pixxel_mock.server.handling import (
 from pixxel_mock.server.http.guards import NAMESPACE_KEY, Guard, namespace_of
 from pixxel_mock.server.http.limits import request_too_large
 from pixxel_mock.server.model.coverage import encoded_states, states_in_body
-from pixxel_mock.server.model.service import DomainError, Session
+from pixxel_mock.server.model.errors import DomainError
+from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.spec.document import ApiSpec, Operation
-from pixxel_mock.server.state.store import JournalEntry
+from pixxel_mock.server.state.journal import JournalEntry
 
 if TYPE_CHECKING:
     from pixxel_mock.server.app.instance import MockInstance
@@ -139,7 +140,7 @@ def endpoint(
         state.operation = operation
         namespace = path_values.get("namespace") or namespace_of(environ.get(NAMESPACE_KEY))
         state.namespace = namespace
-        session = instance.service.session(namespace)
+        session = instance.sessions.session(namespace)
         if injectable:
             injected = _injected(operation, instance, session, request)
             if injected is not None:
@@ -201,7 +202,7 @@ def may_wait(instance: MockInstance, environ: dict[str, Any]) -> bool:
         namespace = namespace_of(environ.get(NAMESPACE_KEY))
     except ApiError:
         return False  # refused at once
-    return any(rule.action.delay is not None for rule in instance.service.fault_rules(namespace))
+    return any(rule.action.delay is not None for rule in instance.sessions.fault_rules(namespace))
 
 
 def error_answer(error: Exception, request: Request) -> Response:
@@ -239,7 +240,7 @@ def finish_exchange(instance: MockInstance, request: Request, response: Response
         state.fault = state.truncate[1]
     path = request.path
     if not (path.startswith(UNJOURNALED) or path == "/"):
-        instance.store.journal_append(
+        instance.store.journal.append(
             JournalEntry(
                 namespace=state.namespace,
                 method=request.method,

@@ -1,1 +1,2 @@
-"""The mock's domain model, free of HTTP: catalog, clock, lifecycle, store and use cases."""
+"""The mock's domain, free of HTTP and SQL: the catalog, the lifecycle, and one module of
+use cases per kind of resource (sessions, projects, blocks, workflows, jobs, downloads)."""

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from greenlet import getcurrent, greenlet
 
 from pixxel_mock.server.model.lifecycle import JobRecord
-from pixxel_mock.server.state.store import BuildJob, Store
+from pixxel_mock.server.state.records import Build, JobTable
 
 Answer = TypeVar("Answer")
 
@@ -58,16 +58,16 @@ class LoopRequests:
 
 
 class GroupCommit:
-    """Per worker: `insert` is the store's job inserter (Store.route_job_inserts)."""
+    """Per worker: `insert` is the jobs' inserter (JobTable.route_inserts)."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._waiting: list[tuple[str, BuildJob, asyncio.Future[JobRecord]]] = []
+    def __init__(self, jobs: JobTable[JobRecord]) -> None:
+        self._jobs = jobs
+        self._waiting: list[tuple[str, Build[JobRecord], asyncio.Future[JobRecord]]] = []
 
-    def insert(self, namespace: str, build: BuildJob) -> JobRecord:
+    def insert(self, namespace: str, build: Build[JobRecord]) -> JobRecord:
         request = getcurrent()
         if not isinstance(request, _LoopRequest):  # a pool thread's request, a script
-            return self._store.insert_one(namespace, build)
+            return self._jobs.insert_one(namespace, build)
         loop = asyncio.get_running_loop()
         if not self._waiting:
             loop.call_soon(self._commit)  # after the requests the loop already has ready
@@ -79,7 +79,7 @@ class GroupCommit:
     def _commit(self) -> None:
         waiting, self._waiting = self._waiting, []
         try:
-            outcomes: list[Any] = self._store.insert_jobs([(ns, build) for ns, build, _ in waiting])
+            outcomes: list[Any] = self._jobs.insert_many([(ns, build) for ns, build, _ in waiting])
         except Exception as exc:  # every request of the batch answers it
             outcomes = [exc] * len(waiting)
         for (_, _, committed), outcome in zip(waiting, outcomes, strict=True):

@@ -107,8 +107,9 @@ def run_mock_server(config: MockConfig, host: str, port: int, workers: int, thre
     temporary directory, removed at exit."""
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
     instance = instance_of(app)
-    instance.store.forget_journal_writers()
-    instance.store.route_job_inserts(GroupCommit(instance.store).insert)
+    instance.store.journal.forget_writers()
+    jobs = instance.jobs.records
+    jobs.route_inserts(GroupCommit(jobs).insert)
     bridge = InlineBridge(app, may_wait_for(app), threads, config.max_body_bytes)
     try:
         run_gunicorn(
@@ -132,11 +133,11 @@ def app_for_workers(config: MockConfig) -> Flask:
     The workers inherit the specs, compiled validators, catalog and routes instead of
     each building them again after the fork. What must not cross a fork is opened per
     process on first use (SQLite connections, the journal flusher, the write gate, the
-    shared maps; see model/store.py); the build's own connection is closed before the fork.
+    shared maps; see state/database.py); the build's own connection is closed before the fork.
     """
     gc.freeze()  # the imports' objects live as long as the process: no collection walks them
     app = create_app(config)
-    instance_of(app).store.release_connection()
+    instance_of(app).store.database.release_connection()
     gc.freeze()  # nor the app's: the workers' collections skip it, its pages stay shared
     return app
 

@@ -1,0 +1,53 @@
+"""The tables of the state file, as the ordered steps that build them.
+
+A new file runs every step; a file of an older version runs the steps it lacks, so an
+existing `--state-file` keeps working. A new kind of record gets its table as a new step
+at the end (and its name in NAMESPACED_TABLES): never edit a step that has shipped.
+"""
+
+from __future__ import annotations
+
+STATE_FORMAT = "pixxel-mock-state"
+
+# STEPS[n] brings a file of schema version n to version n + 1
+STEPS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS namespaces (
+    namespace TEXT PRIMARY KEY, mode TEXT NOT NULL, speed REAL NOT NULL,
+    sim_anchor REAL NOT NULL, real_anchor REAL NOT NULL,
+    rules_version INTEGER NOT NULL DEFAULT 0,
+    faults TEXT NOT NULL DEFAULT '[]', scenario TEXT NOT NULL DEFAULT '{}')""",
+        """CREATE TABLE IF NOT EXISTS fault_counts (
+    namespace TEXT NOT NULL, rule_id TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (namespace, rule_id))""",
+        """CREATE TABLE IF NOT EXISTS jobs (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+    workflow_id TEXT NOT NULL, project_id TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    overrides TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS jobs_by_workflow ON jobs (namespace, workflow_id, seq)",
+        "CREATE INDEX IF NOT EXISTS jobs_by_seq ON jobs (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS downloads (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, workflow_id TEXT NOT NULL,
+    job_id TEXT NOT NULL, task_id TEXT NOT NULL, created_at REAL NOT NULL,
+    polls INTEGER NOT NULL DEFAULT 0,
+    ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        """CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, at REAL NOT NULL,
+    method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,
+    operation_id TEXT, status INTEGER NOT NULL, duration_ms REAL NOT NULL,
+    violations TEXT NOT NULL)""",
+    ),
+    (  # the journal keeps each answer's fault and states; recordings to replay
+        "ALTER TABLE journal ADD COLUMN fault TEXT",
+        "ALTER TABLE journal ADD COLUMN states TEXT",
+        "CREATE TABLE IF NOT EXISTS recordings (id TEXT PRIMARY KEY, document TEXT NOT NULL)",
+    ),
+)
+SCHEMA_VERSION = len(STEPS)
+
+# every table whose rows belong to one namespace: a reset or an eviction deletes them
+NAMESPACED_TABLES = ("jobs", "downloads", "namespaces", "fault_counts", "journal")
