@@ -23,7 +23,7 @@ FIGURES = Path(__file__).resolve().parent.parent / "reports" / "reliability.json
 
 
 def record_figure(name: str, value: Any) -> None:
-    """Keep the last run's figures for the README's Reliability section."""
+    """Keep the last run's figures for docs/reliability.md."""
     FIGURES.parent.mkdir(exist_ok=True)
     figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     figures[name] = value

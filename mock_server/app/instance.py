@@ -126,7 +126,7 @@ class MockInstance:
 
     def close(self) -> None:
         """Close this thread's connection and remove a temporary state file: in the process
-        that built the instance only (a worker leaving `serve` unwinds through its caller)."""
+        that built the instance only (a worker leaving `run_mock_server` unwinds through its caller)."""
         _discard(self.store, self.temp_dir, self.built_by)
 
 

@@ -183,8 +183,8 @@ def write_replay_scenario(
     document = {"description": description or f"Replays {recording.name}.", "replay": replay}
     targets[0].write_text(text, encoding="utf-8")
     targets[1].write_text(
-        f"# Reproduces: the traffic recorded in {recording.name} (see README, Replay a real"
-        " incident).\n" + yaml.safe_dump(document, sort_keys=False),
+        f"# Reproduces: the traffic recorded in {recording.name} (see the README, Record and"
+        " replay).\n" + yaml.safe_dump(document, sort_keys=False),
         encoding="utf-8",
     )
     return targets[1]
