@@ -39,6 +39,11 @@ def test_my_client_against_the_mock(pixxel_mock):
 """
 
 
+# A bound, not a goal: resolving and unpacking the dependencies (rasterio and numpy are
+# tens of MB) from pip's cache or the index, on a loaded machine.
+INSTALL_SECONDS = 900
+
+
 @dataclass(frozen=True)
 class Install:
     bin: Path  # the fresh virtualenv's bin/
@@ -89,7 +94,8 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
     installed = Install(root / "venv" / "bin", home, wheel)
     constraints = _lock_as_constraints(root / "constraints.txt")
     result = installed.run(
-        "python", "-m", "pip", "install", "-q", str(wheel), "-c", str(constraints)
+        *("python", "-m", "pip", "install", "-q", str(wheel), "-c", str(constraints)),
+        timeout=INSTALL_SECONDS,
     )
     assert result.returncode == 0, result.stderr
     yield installed
