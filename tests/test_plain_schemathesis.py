@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.spec.resources import API_SPEC
 
 from .helpers import REPO
 
@@ -24,21 +25,24 @@ def server() -> Iterator[LiveMock]:
     mock.stop()
 
 
-def _run(url: str, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
-    global_options = ["--config-file", str(config)] if config else []
-    command = [str(SCHEMATHESIS), *global_options, "run", "openapi/pixxel.yaml", "--url", url]
+def _run(url: str, config: Path, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in `folder` (it writes its `.schemathesis/` cache there, not in the checkout)."""
+    command = [str(SCHEMATHESIS), "--config-file", str(config), "run", str(API_SPEC)]
     return subprocess.run(
-        [*command, "--seed", "1", "--no-color", *args],
-        cwd=REPO,
+        [*command, "--url", url, "--seed", "1", "--no-color", *args],
+        cwd=folder,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=600,
     )
 
 
-def test_every_check_passes_with_the_shipped_configuration(server: LiveMock) -> None:
-    run = _run(server.url, "--checks", "all", "--max-examples", "10")
-    assert f"Configuration:    {REPO / 'schemathesis.toml'}" in run.stdout
+def test_every_check_passes_with_the_shipped_configuration(
+    server: LiveMock, tmp_path: Path
+) -> None:
+    config = REPO / "schemathesis.toml"
+    run = _run(server.url, config, tmp_path, "--checks", "all", "--max-examples", "10")
+    assert f"Configuration:    {config}" in run.stdout
     assert run.returncode == 0, run.stdout[-4000:]
     assert "passed" in run.stdout and "failure" not in run.stdout.split("SUMMARY")[-1]
 
@@ -51,7 +55,7 @@ def test_without_the_hooks_a_missing_key_is_expected_to_get_401(
     shipped = (REPO / "schemathesis.toml").read_text()
     config.write_text("\n".join(line for line in shipped.splitlines() if "hooks" not in line))
     run = _run(
-        server.url, "--checks", "missing_required_header", "--phases", "coverage", config=config
+        server.url, config, tmp_path, "--checks", "missing_required_header", "--phases", "coverage"
     )
     assert run.returncode == 1, run.stdout[-4000:]
     assert "when missing required 'Authorization' header, expected 401" in run.stdout
