@@ -62,6 +62,14 @@ QUERYABLES = (
     "view:sun_elevation",
     "platform",
 )
+# numeric properties the index keeps as columns: filters and sorts on them read no JSON
+INDEXED_NUMBERS = (
+    "eo:cloud_cover",
+    "gsd",
+    "view:off_nadir",
+    "view:sun_azimuth",
+    "view:sun_elevation",
+)
 REFLECTANCE_SCALE = 1 / rasters.REFLECTANCE_SCALE
 ASSET_CACHE_SIZE = 64  # files written most recently
 _PROPERTY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_:.\-]{0,63}")
@@ -357,6 +365,7 @@ def _row(
         *bbox,
         orjson.dumps(document).decode(),
         footprint,  # WKB of the polygon, written directly (shapely's writer: 30 us an item)
+        *(properties[name] for name in INDEXED_NUMBERS),
     )
 
 
@@ -472,7 +481,10 @@ class Archive:
             f"{GENERATOR_VERSION}|{seed}|{item_count}|{fixtures.source}".encode()
         ).hexdigest()
         self.index = FeatureIndex(
-            index_path, signature, lambda: generate_rows(fixtures, seed, item_count)
+            index_path,
+            signature,
+            lambda: generate_rows(fixtures, seed, item_count),
+            numbers=tuple(_property_path(name, "query") for name in INDEXED_NUMBERS),
         )
         self._satellites = {s.id: s for s in fixtures.satellites}
         self._collections = {c.id: c for c in fixtures.collections}
@@ -629,7 +641,7 @@ class Archive:
         return where, order
 
     def _item(self, row: Row) -> ArchiveItem:
-        item_id, collection, satellite_id, at, west, south, east, north, document, _ = row
+        item_id, collection, satellite_id, at, west, south, east, north, document = row[:9]
         satellite = self._satellites[satellite_id]
         parsed = json.loads(document)
         bands = satellite.band_names

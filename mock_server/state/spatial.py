@@ -11,17 +11,18 @@ the R*Tree, the rest through indexes or over the candidates it leaves.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-INDEX_FORMAT = "pixxel-mock-spatial-1"
-# a row: its columns, in this order
+INDEX_FORMAT = "pixxel-mock-spatial-4"
+# a row: these columns, then one number per property the index keeps as a column
 COLUMNS = (
     "id",
     "collection",
@@ -37,20 +38,10 @@ COLUMNS = (
 Row = tuple[Any, ...]
 SORTABLE_COLUMNS = ("id", "collection", "datetime")
 OPERATORS = {"eq": "=", "neq": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-_SCHEMA = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE features (
-    id TEXT NOT NULL UNIQUE, collection TEXT NOT NULL, satellite_id TEXT NOT NULL,
-    datetime REAL NOT NULL, west REAL NOT NULL, south REAL NOT NULL, east REAL NOT NULL,
-    north REAL NOT NULL, document TEXT NOT NULL, footprint BLOB NOT NULL)""",
-    "CREATE VIRTUAL TABLE features_bbox USING rtree(feature, west, east, south, north)",
-)
-_INDEXES = (
-    "CREATE INDEX features_by_collection ON features (collection, datetime)",
-    "CREATE INDEX features_by_time ON features (datetime)",
-    "INSERT INTO features_bbox SELECT rowid, west, east, south, north FROM features",
-    "ANALYZE",
-)
+FIRST_BATCH, BATCH = 16, 256  # candidates checked at a time while a page fills (doubling)
+CROWDED = 500  # a box with this many candidates is searched in time order, not sorted
+MICRO = 1_000_000
+MMAP_BYTES = 1 << 30  # address space only: the file's pages are shared by every worker
 
 
 @dataclass(frozen=True)
@@ -82,20 +73,50 @@ class SortKey:
     descending: bool = False
 
 
-@dataclass
-class _Query:
-    joins: str = ""
-    where: list[str] = field(default_factory=list)
-    args: list[Any] = field(default_factory=list)
+def _schema(numbers: int) -> tuple[str, ...]:
+    return (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"""CREATE TABLE features (
+    id TEXT NOT NULL UNIQUE, collection TEXT NOT NULL, satellite_id TEXT NOT NULL,
+    datetime REAL NOT NULL, west REAL NOT NULL, south REAL NOT NULL, east REAL NOT NULL,
+    north REAL NOT NULL, document TEXT NOT NULL, footprint BLOB NOT NULL
+    {"".join(f", n{i} REAL" for i in range(numbers))})""",
+        # integers (microdegrees, seconds), so that times keep their second (rtree's floats
+        # are 32-bit); boxes rounded outwards, the exact tests come after
+        "CREATE VIRTUAL TABLE features_bbox USING rtree_i32(feature, west, east, south, north,"
+        " t0, t1)",
+        "CREATE INDEX features_by_collection ON features (collection, datetime)",
+        # time order with the boxes, for spatial searches of a crowded box (_candidates)
+        "CREATE INDEX features_by_time ON features (datetime, west, east, south, north)",
+    )
+
+
+def _box(west: float, south: float, east: float, north: float) -> tuple[int, int, int, int]:
+    """A lon/lat box in whole microdegrees, rounded outwards."""
+    return (
+        math.floor(west * MICRO),
+        math.floor(south * MICRO),
+        math.ceil(east * MICRO),
+        math.ceil(north * MICRO),
+    )
 
 
 class FeatureIndex:
     """One index file; `rows` makes its rows when the file must be (re)built."""
 
-    def __init__(self, path: Path, signature: str, rows: Callable[[], Iterable[Row]]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        signature: str,
+        rows: Callable[[], Iterable[Row]],
+        numbers: tuple[str, ...] = (),
+    ) -> None:
+        """`numbers`: JSON paths of the numeric properties kept as columns (each row
+        ends with their values), so that filters and sorts on them read no document."""
         self.path = path
         self._signature = signature
         self._rows = rows
+        self._numbers = {path: f"n{i}" for i, path in enumerate(numbers)}
         self._local = threading.local()
         self._ready_in = 0  # the pid that checked the file
 
@@ -108,6 +129,7 @@ class FeatureIndex:
                 self._ensure()
                 self._ready_in = os.getpid()
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")  # pages read in place, not copied
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -144,12 +166,20 @@ class FeatureIndex:
             conn.execute("PRAGMA journal_mode=OFF")
             conn.execute("PRAGMA synchronous=OFF")
             conn.execute("BEGIN")
-            for statement in _SCHEMA:
+            for statement in _schema(len(self._numbers)):
                 conn.execute(statement)
-            placeholders = ", ".join("?" * len(COLUMNS))
+            placeholders = ", ".join("?" * (len(COLUMNS) + len(self._numbers)))
             conn.executemany(f"INSERT INTO features VALUES ({placeholders})", self._rows())
-            for statement in _INDEXES:
-                conn.execute(statement)
+            boxes = conn.execute("SELECT rowid, west, south, east, north, datetime FROM features")
+            conn.executemany(
+                "INSERT INTO features_bbox VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (rowid, w, e, s, n, math.floor(at), math.ceil(at))
+                    for rowid, *box, at in boxes.fetchall()
+                    for w, s, e, n in (_box(*box),)
+                ),
+            )
+            conn.execute("ANALYZE")
             conn.executemany(
                 "INSERT INTO meta VALUES (?, ?)",
                 (("format", INDEX_FORMAT), ("signature", self._signature)),
@@ -182,75 +212,187 @@ class FeatureIndex:
     def select(
         self, where: FeatureFilter, order: Sequence[SortKey], limit: int, offset: int
     ) -> list[Row]:
-        """The rows that pass `where`, sorted by `order` then id, a page of them."""
-        sql, args = self._statement(where, order)
-        return self._run(where, sql + " LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        """The rows that pass `where`, sorted by `order` (then in the index's order), a page.
+
+        Without a spatial filter the page is SQLite's (LIMIT/OFFSET); with one, the
+        candidates come in order and are tested until the page is full."""
+        if where.box is None:
+            sql, args = self._table_statement(where, order, "f.rowid")
+            rowids = [r[0] for r in self._run(sql + " LIMIT ? OFFSET ?", [*args, limit, offset])]
+        else:
+            picked = zip(range(offset + limit), self._spatial(where, order), strict=False)
+            rowids = [rowid for _, rowid in picked][offset:]
+        return self._rows_of(rowids)
 
     def count(self, where: FeatureFilter) -> int:
-        query = self._query(where)
-        sql = f"SELECT COUNT(*) FROM features f{query.joins}{self._where(query)}"
-        return self._run(where, sql, query.args).fetchone()[0]
+        if where.box is None:
+            sql, args = self._table_statement(where, (), "COUNT(*)")
+            return self._run(sql, args).fetchone()[0]
+        return sum(1 for _ in self._spatial(where, ()))
 
     def plan(self, where: FeatureFilter, order: Sequence[SortKey]) -> list[str]:
-        """SQLite's plan of `select` (its EXPLAIN QUERY PLAN lines), for the tests."""
-        sql, args = self._statement(where, order)
-        rows = self._run(where, "EXPLAIN QUERY PLAN " + sql, args).fetchall()
-        return [row[-1] for row in rows]
+        """SQLite's plan of the first statement of `select` (EXPLAIN QUERY PLAN), for tests."""
+        if where.box is None or not self._by_time(order):
+            sql, args = self._table_statement(where, order, "f.rowid, f.footprint")
+        else:
+            sql, args = self._candidates(where, order)
+        return [row[-1] for row in self._run("EXPLAIN QUERY PLAN " + sql, args).fetchall()]
 
-    def _run(self, where: FeatureFilter, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
-        conn = self.connection()
-        if where.exact is not None:
-            conn.create_function("footprint_matches", 1, where.exact, deterministic=True)
-        return conn.execute(sql, tuple(args))
-
-    def _statement(self, where: FeatureFilter, order: Sequence[SortKey]) -> tuple[str, list[Any]]:
-        query = self._query(where)
-        keys, args = [], list(query.args)
-        for key in (*order, SortKey("id")):
-            if key.field in SORTABLE_COLUMNS:
-                expression = f"f.{key.field}"
-            else:
-                expression = "json_extract(f.document, ?)"
-                args.append(key.field)
-            keys.append(f"{expression} {'DESC' if key.descending else 'ASC'}")
-        sql = f"SELECT f.* FROM features f{query.joins}{self._where(query)} ORDER BY {', '.join(keys)}"
-        return sql, args
-
+    # -- spatial searches ----------------------------------------------------------
     @staticmethod
-    def _where(query: _Query) -> str:
-        return f" WHERE {' AND '.join(query.where)}" if query.where else ""
+    def _by_time(order: Sequence[SortKey]) -> bool:
+        """Sorted by time only (or not at all)."""
+        return all(key.field == "datetime" for key in order)
 
-    @staticmethod
-    def _query(where: FeatureFilter) -> _Query:
-        query = _Query()
+    def _spatial(self, where: FeatureFilter, order: Sequence[SortKey]) -> Iterator[int]:
+        """The rowids that pass, in order, read as they are needed.
+
+        Sorted by time, the candidates come in time order (_candidates) and the other
+        filters run on a batch of them at a time, until the page is full. Sorted by
+        anything else, SQLite sorts the box's candidates that pass the filters."""
+        exact = where.exact or (lambda footprint: True)
+        if not self._by_time(order):
+            sql, args = self._table_statement(where, order, "f.rowid, f.footprint")
+            cursor = self._run(sql, args)
+            try:
+                while batch := cursor.fetchmany(BATCH):
+                    yield from (rowid for rowid, footprint in batch if exact(footprint))
+            finally:
+                cursor.close()  # the candidates after the page are never read
+            return
+        conditions, args = self._conditions(where)
+        rest = " AND ".join(["f.rowid IN ({})", *conditions])
+        sql, candidate_args = self._candidates(where, order)
+        cursor = self._run(sql, candidate_args)
+        size = FIRST_BATCH
+        try:
+            while batch := [row[0] for row in cursor.fetchmany(size)]:
+                placeholders = ", ".join("?" * len(batch))
+                passed = dict(
+                    self._run(
+                        f"SELECT rowid, footprint FROM features f WHERE {rest.format(placeholders)}",
+                        [*batch, *args],
+                    ).fetchall()
+                )
+                yield from (r for r in batch if r in passed and exact(passed[r]))
+                size = min(2 * size, BATCH)  # a page is often found in the first
+        finally:
+            cursor.close()
+
+    def _candidates(self, where: FeatureFilter, order: Sequence[SortKey]) -> tuple[str, list[Any]]:
+        """The rowids whose box meets the search's (and whose time is in its range), in
+        time order. The R*Tree finds them and SQLite sorts them, while the box holds
+        fewer than CROWDED; in a crowded box, the time index is read in order, its
+        entries' boxes tested, so that a page costs the same however many items the
+        archive holds (a page of a crowded box is found within a few thousand entries)."""
+        assert where.box is not None
+        west, south, east, north = _box(*where.box)
+        direction = "DESC" if order and order[0].descending else "ASC"
+        terms = ["b.west <= ?", "b.east >= ?", "b.south <= ?", "b.north >= ?"]
+        args: list[Any] = [east, west, north, south]
+        crowded = self._run(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM features_bbox b WHERE {' AND '.join(terms)}"
+            " LIMIT ?)",
+            [*args, CROWDED],
+        ).fetchone()[0]
+        if crowded < CROWDED:
+            if where.start is not None:
+                terms.append("b.t1 >= ?")
+                args.append(math.floor(where.start))
+            if where.end is not None:
+                terms.append("b.t0 <= ?")
+                args.append(math.ceil(where.end))
+            return (
+                f"SELECT b.feature FROM features_bbox b WHERE {' AND '.join(terms)}"
+                f" ORDER BY b.t0 {direction}, b.feature {direction}",
+                args,
+            )
+        terms = ["f.west <= ?", "f.east >= ?", "f.south <= ?", "f.north >= ?"]
+        args = [where.box[2], where.box[0], where.box[3], where.box[1]]
+        if where.start is not None:
+            terms.append("f.datetime >= ?")
+            args.append(where.start)
+        if where.end is not None:
+            terms.append("f.datetime <= ?")
+            args.append(where.end)
+        return (
+            f"SELECT f.rowid FROM features f INDEXED BY features_by_time"
+            f" WHERE {' AND '.join(terms)} ORDER BY f.datetime {direction}, f.rowid {direction}",
+            args,
+        )
+
+    # -- the features table --------------------------------------------------------
+    def _table_statement(
+        self, where: FeatureFilter, order: Sequence[SortKey], columns: str
+    ) -> tuple[str, list[Any]]:
+        """SELECT `columns` of the features that pass the filters (the box through the
+        R*Tree, but not the exact test), in order."""
+        conditions, args = self._conditions(where)
+        joins = ""
         if where.box is not None:
-            query.joins = " JOIN features_bbox b ON b.feature = f.rowid"
-            query.where += ["b.west <= ?", "b.east >= ?", "b.south <= ?", "b.north >= ?"]
-            west, south, east, north = where.box
-            query.args += [east, west, north, south]
+            west, south, east, north = _box(*where.box)
+            joins = " JOIN features_bbox b ON b.feature = f.rowid"
+            conditions = ["b.west <= ?", "b.east >= ?", "b.south <= ?", "b.north >= ?", *conditions]
+            args = [east, west, north, south, *args]
+        sql = f"SELECT {columns} FROM features f{joins}"
+        if conditions:
+            sql += f" WHERE {' AND '.join(conditions)}"
+        if columns.startswith("COUNT"):
+            return sql, args
+        keys = []
+        for key in order:
+            expression, extra = self._column(key.field)
+            keys.append(f"{expression} {'DESC' if key.descending else 'ASC'}")
+            args += extra
+        ties = "f.rowid DESC" if order and order[0].descending else "f.rowid"  # as _candidates
+        return f"{sql} ORDER BY {', '.join([*keys, ties])}", args
+
+    def _conditions(self, where: FeatureFilter) -> tuple[list[str], list[Any]]:
+        """The filters but the spatial ones, on the features table (`f`)."""
+        conditions: list[str] = []
+        args: list[Any] = []
         for column, values in (
             ("id", where.ids),
             ("collection", where.collections),
             ("satellite_id", where.satellite_ids),
         ):
             if values is not None:
-                query.where.append(f"f.{column} IN ({', '.join('?' * len(values))})")
-                query.args += values
+                conditions.append(f"f.{column} IN ({', '.join('?' * len(values))})")
+                args += values
         if where.start is not None:
-            query.where.append("f.datetime >= ?")
-            query.args.append(where.start)
+            conditions.append("f.datetime >= ?")
+            args.append(where.start)
         if where.end is not None:
-            query.where.append("f.datetime <= ?")
-            query.args.append(where.end)
+            conditions.append("f.datetime <= ?")
+            args.append(where.end)
         for test in where.properties:
+            expression, extra = self._column(test.path)
             if test.operator == "in":
-                query.where.append(
-                    f"json_extract(f.document, ?) IN ({', '.join('?' * len(test.value))})"
-                )
-                query.args += [test.path, *test.value]
+                conditions.append(f"{expression} IN ({', '.join('?' * len(test.value))})")
+                args += [*extra, *test.value]
             else:
-                query.where.append(f"json_extract(f.document, ?) {OPERATORS[test.operator]} ?")
-                query.args += [test.path, test.value]
-        if where.exact is not None:
-            query.where.append("footprint_matches(f.footprint)")
-        return query
+                conditions.append(f"{expression} {OPERATORS[test.operator]} ?")
+                args += [*extra, test.value]
+        return conditions, args
+
+    def _column(self, path: str) -> tuple[str, list[Any]]:
+        """The column for a column name or a property path (the document's value if the
+        index keeps no column for it)."""
+        if path in SORTABLE_COLUMNS:
+            return f"f.{path}", []
+        if path in self._numbers:
+            return f"f.{self._numbers[path]}", []
+        return "json_extract(f.document, ?)", [path]
+
+    def _rows_of(self, rowids: list[int]) -> list[Row]:
+        if not rowids:
+            return []
+        placeholders = ", ".join("?" * len(rowids))
+        found = self.connection().execute(
+            f"SELECT rowid, * FROM features WHERE rowid IN ({placeholders})", rowids
+        )
+        rows = {row[0]: row[1:] for row in found}
+        return [rows[rowid] for rowid in rowids]
+
+    def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        return self.connection().execute(sql, tuple(args))
