@@ -643,7 +643,7 @@ class Archive:
     def _item(self, row: Row) -> ArchiveItem:
         item_id, collection, satellite_id, at, west, south, east, north, document = row[:9]
         satellite = self._satellites[satellite_id]
-        parsed = json.loads(document)
+        parsed = orjson.loads(document)
         bands = satellite.band_names
         return ArchiveItem(
             id=item_id,

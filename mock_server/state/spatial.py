@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,7 +151,7 @@ class FeatureIndex:
         if not self.path.exists():
             return None
         try:
-            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as conn:
+            with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
                 rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError:
             return None
