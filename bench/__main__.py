@@ -29,7 +29,13 @@ from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.spec.resources import API_SPEC
 
 from .loads import WORKLOADS, Workload, lua_script, parse_wrk
-from .measures import cpu_seconds, lifecycle_cost, scale_run, startup_seconds
+from .measures import (
+    archive_scale_run,
+    cpu_seconds,
+    lifecycle_cost,
+    scale_run,
+    startup_seconds,
+)
 
 BENCH = Path(__file__).parent
 REPO = BENCH.parent
@@ -138,6 +144,7 @@ def paths(mock: Mock) -> dict[str, str]:
         "list": f"/v0/workflows/{WF_FANOUT}/jobs",
         "create": f"/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}",
         "download": f"/v0/workflows/{WF_LINEAR}/jobs/{mock.done_job}/download",
+        "archive_search": "/v0/archives/search",
     }
 
 
@@ -147,7 +154,11 @@ def record_bodies(mock: Mock, workloads: list[Workload], where: Path) -> Path:
     for workload in workloads:
         for request in workload.requests(paths(mock)):
             response = requests.request(
-                request.method, mock.url + request.path, headers=request.headers, timeout=10
+                request.method,
+                mock.url + request.path,
+                headers=request.headers,
+                data=request.body or None,
+                timeout=10,
             )
             recorded[f"{request.method} {request.path}"] = {
                 "status": response.status_code,
@@ -292,6 +303,7 @@ GOALS = {
     "create_job": (1.5, 0.5, 20.0),
     "put_download": (1.5, None, 20.0),
     "polling_client": (1.5, None, 20.0),
+    "archive_search": (2.0, None, None),  # issue 27
 }
 
 
@@ -403,6 +415,21 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"\nResident memory per stored job: {results['scale']['rss_bytes_per_job']:.1f} bytes; p50 at 100,000 jobs vs 10: {results['scale']['p50_ratio']:.2f}x"
         )
+    if results.get("archive_scale"):
+        scale = results["archive_scale"]
+        lines += ["", "### Scale: archive search with N items (issue 27)", ""]
+        lines += [
+            "| items | req/s | p50 ms | p99 ms | single-client p50 ms | index build s |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in scale["runs"]:
+            lines.append(
+                f"| {r['items']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['single_p50_ms']:.2f} | {r['build_s']:.1f} |"
+            )
+        met = "met" if scale["p50_ratio"] <= 1.5 else "**missed**"
+        lines.append(
+            f"\nSingle-client p50 at {scale['runs'][-1]['items']:,} items vs {scale['runs'][0]['items']:,}: {scale['p50_ratio']:.2f}x ({met}: <= 1.5)"
+        )
     if results.get("lifecycle"):
         lines += [
             "",
@@ -444,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip",
         nargs="*",
         default=[],
-        choices=["throughput", "scale", "lifecycle", "startup", "contract"],
+        choices=["throughput", "scale", "archive_scale", "lifecycle", "startup", "contract"],
     )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "latest.json")
     args = parser.parse_args(argv)
@@ -466,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     if "scale" not in args.skip:
         print("scale...", flush=True)
         results["scale"] = scale_run(args.duration)
+    if "archive_scale" not in args.skip:
+        print("archive scale...", flush=True)
+        results["archive_scale"] = archive_scale_run(args.duration)
     if "lifecycle" not in args.skip:
         results["lifecycle"] = lifecycle_cost()
     if "startup" not in args.skip:

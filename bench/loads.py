@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,6 +10,21 @@ from typing import Any
 
 ALPHA = {"Authorization": "pxm_demo_alpha"}
 BETA = {"Authorization": "pxm_demo_beta"}
+JSON_ALPHA = {**ALPHA, "Content-Type": "application/json"}
+# what an imagery client asks most: low-cloud scenes over a field (a 0.2-degree square in
+# Punjab) since a date, newest first, a page of 10
+ARCHIVE_SEARCH = json.dumps(
+    {
+        "intersects": {
+            "type": "Polygon",
+            "coordinates": [[[75.3, 30.3], [75.5, 30.3], [75.5, 30.5], [75.3, 30.5], [75.3, 30.3]]],
+        },
+        "datetime": "2024-06-01T00:00:00Z/..",
+        "query": {"eo:cloud_cover": {"lt": 30}},
+        "limit": 10,
+    },
+    separators=(",", ":"),
+)
 
 
 @dataclass(frozen=True)
@@ -16,6 +32,7 @@ class Request:
     method: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,11 @@ WORKLOADS = [
             + [Request("GET", p["list"], ALPHA), Request("PUT", p["download"], ALPHA)]
         ),
     ),
+    Workload(
+        "archive_search",
+        False,
+        lambda p: [Request("POST", p["archive_search"], JSON_ALPHA, ARCHIVE_SEARCH)],
+    ),
 ]
 
 
@@ -55,9 +77,10 @@ def lua_script(requests: list[Request]) -> str:
         headers = ", ".join(
             f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.headers.items()
         )
+        body = f", {_lua_string(request.body)}" if request.body else ""
         lines.append(
             f"  requests[{number}] = wrk.format({_lua_string(request.method)},"
-            f" {_lua_string(request.path)}, {{{headers}}})"
+            f" {_lua_string(request.path)}, {{{headers}}}{body})"
         )
     lines += [
         "end",

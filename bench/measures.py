@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.model.archive import Archive, load_archive_fixtures
 from pixxel_mock.server.model.catalog import TaskTemplate, load_catalog
 from pixxel_mock.server.model.ids import derived_uuid
 from pixxel_mock.server.model.jobs import JOBS
@@ -30,7 +31,7 @@ from pixxel_mock.server.state.schema import STATE_FORMAT
 from pixxel_mock.server.state.snapshot import SNAPSHOT_VERSION, restore
 from pixxel_mock.server.state.store import Store
 
-from .loads import BETA, Request, lua_script, parse_wrk
+from .loads import ARCHIVE_SEARCH, BETA, JSON_ALPHA, Request, lua_script, parse_wrk
 
 WF_MANY = "6b4cb242-4a23-4596-a217-beaddbc496cb"
 URBAN = "6b0d549b-6f03-475a-9600-a35a099950d8"
@@ -124,11 +125,58 @@ def _state_with_jobs(path: Path, count: int) -> list[str]:
     return job_ids
 
 
+def archive_scale_run(duration: int, sizes: tuple[int, ...] = (1_000, 100_000)) -> dict[str, Any]:
+    """The archive search of the loads (bench/loads.py) with N items in the archive; each
+    index is built here first (as `serve` builds it before forking), then served."""
+    runs = []
+    search = Request("POST", "/v0/archives/search", JSON_ALPHA, ARCHIVE_SEARCH)
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        for size in sizes:
+            state = scratch / f"state-{size}.sqlite"
+            started = time.monotonic()
+            archive = Archive(
+                load_archive_fixtures(FIXTURES_DIR),
+                0,
+                size,
+                state.with_name(state.name + ".archive"),
+            )
+            archive.index.prepare()
+            build = time.monotonic() - started
+            with LiveMock(["--state-file", str(state), "--archive-items", str(size)]) as live:
+                loaded = _wrk(live.url, search, 32, 2, duration, scratch)
+                single = _wrk(live.url, search, 1, 1, max(duration // 2, 2), scratch)
+            runs.append(
+                {
+                    "items": size,
+                    "rps": loaded["rps"],
+                    "p50_ms": loaded["p50_ms"],
+                    "p99_ms": loaded["p99_ms"],
+                    "single_p50_ms": single["p50_ms"],
+                    "non_2xx": loaded["non_2xx"] + single["non_2xx"],
+                    "build_s": build,
+                }
+            )
+            print(
+                f"  {size:>7} items: {loaded['rps']:.0f} req/s, single p50 {single['p50_ms']:.2f} ms",
+                flush=True,
+            )
+    return {"runs": runs, "p50_ratio": runs[-1]["single_p50_ms"] / runs[0]["single_p50_ms"]}
+
+
 def _wrk(
-    url: str, path: str, connections: int, threads: int, duration: int, scratch: Path
+    url: str,
+    request: str | Request,
+    connections: int,
+    threads: int,
+    duration: int,
+    scratch: Path,
 ) -> dict[str, Any]:
+    """wrk on one request (a GET of a path, as the key BETA sends it, or any Request)."""
     script = scratch / "scale.lua"
-    script.write_text(lua_script([Request("GET", path, BETA)]))
+    if isinstance(request, str):
+        request = Request("GET", request, BETA)
+    script.write_text(lua_script([request]))
     command = [
         "wrk",
         f"-t{threads}",

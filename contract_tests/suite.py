@@ -13,12 +13,16 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck
-from schemathesis.checks import ignored_auth, not_a_server_error
+from schemathesis.checks import ignored_auth, not_a_server_error, positive_data_acceptance
 from schemathesis.core.failures import FailureGroup
 
 from pixxel_mock.contract.lifecycle import LifecycleMachine
 from pixxel_mock.contract.results import Results
-from pixxel_mock.contract.target import WRITE_OPERATIONS
+from pixxel_mock.contract.target import (
+    SEMANTIC_REFUSAL_CODE,
+    SEMANTIC_REFUSALS,
+    WRITE_OPERATIONS,
+)
 from pixxel_mock.server.handling import FAULT_HEADER
 from pixxel_mock.server.spec.document import ApiSpec, compile_schema, first_error
 from pixxel_mock.server.spec.resources import API_SPEC
@@ -51,23 +55,41 @@ def _validated(case: Any, results: Results, call: Any) -> Any:
     return response
 
 
-def _checks_for(response: Any, options: Any) -> dict[str, Any]:
+OPERATION_IDS = {(op.method, op.path): op.operation_id for op in SPEC.operations.values()}
+WRITE_ROUTES = {route for route, op in OPERATION_IDS.items() if op in WRITE_OPERATIONS}
+
+
+def _checks_for(case: Any, response: Any, options: Any) -> dict[str, Any]:
     """A simulated fault (X-Mock-Fault) is a documented 429/5xx, not a server error;
-    with faults on, checks that send their own probes cannot tell a fault from a bug."""
+    with faults on, checks that send their own probes cannot tell a fault from a bug;
+    a semantic refusal (target.SEMANTIC_REFUSALS) is no rejection of valid data."""
     excluded = [check for check in FAULT_BLIND_CHECKS if options.scenarios]
     if FAULT_HEADER.lower() in response.headers:
         excluded.append(not_a_server_error)
+    if _is_semantic_refusal(case, response):
+        excluded.append(positive_data_acceptance)
     return {"excluded_checks": excluded}
+
+
+def _is_semantic_refusal(case: Any, response: Any) -> bool:
+    if response.status_code != 400:
+        return False
+    if OPERATION_IDS.get((case.method.upper(), case.path)) not in SEMANTIC_REFUSALS:
+        return False
+    try:
+        return response.json()["error"]["code"] == SEMANTIC_REFUSAL_CODE
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 @schema.parametrize()
 def test_operation(case: Any, contract_options: Any, contract_results: Results) -> None:
-    if case.method.upper() == "POST" and not contract_options.writes_allowed:
+    if (case.method.upper(), case.path) in WRITE_ROUTES and not contract_options.writes_allowed:
         # schemathesis probes a method the filtered schema lacks as "unsupported";
-        # on this API the only POST creates a billable job, so it is never sent.
+        # a POST that creates a billable job is never sent.
         pytest.skip(WRITE_OPERATIONS["createJob"])
     response = case.call()
-    checks = _checks_for(response, contract_options)
+    checks = _checks_for(case, response, contract_options)
     _validated(case, contract_results, lambda: case.validate_response(response, **checks))
 
 
@@ -81,7 +103,9 @@ def test_stateful_links(
             _validated(
                 case,
                 contract_results,
-                lambda: case.validate_response(response, **_checks_for(response, contract_options)),
+                lambda: case.validate_response(
+                    response, **_checks_for(case, response, contract_options)
+                ),
             )
 
     Recording.run(

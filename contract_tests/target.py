@@ -25,6 +25,14 @@ EXCLUDED_CHECKS = {
         " (the suite's own key check, test_keys_are_enforced_with_403, covers it)"
     ),
 }
+# Operations with rules JSON Schema cannot state (a bbox's south <= north, a closed polygon
+# ring, a satellite's own collection): a schema-valid request may answer a documented 400
+# naming the field, code `invalid_parameter`. positive_data_acceptance takes those only.
+SEMANTIC_REFUSALS = {
+    "searchArchive": "bbox south <= north, polygon rings closed and simple, intervals in order",
+    "searchSatelliteImages": "the satellite's own collections, start_date <= end_date",
+}
+SEMANTIC_REFUSAL_CODE = "invalid_parameter"
 SHADOWED_BLOCK_NAMES = ("workflows", "insights")  # /v0/blocks/{name} vs the literal lists
 WRITE_OPERATIONS = {"createJob": "creates a billable job; pass --allow-writes to include it"}
 
@@ -78,6 +86,12 @@ def skipped(options: ContractOptions) -> dict[str, str]:
     reasons = {f"check {name}": why for name, why in EXCLUDED_CHECKS.items()}
     if not options.writes_allowed:
         reasons.update({f"operation {op}": why for op, why in WRITE_OPERATIONS.items()})
+    reasons.update(
+        {
+            f"check positive_data_acceptance on a 400 {SEMANTIC_REFUSAL_CODE} of {op}": why
+            for op, why in SEMANTIC_REFUSALS.items()
+        }
+    )
     if options.scenarios:
         reasons["check ignored_auth"] = (
             f"faults on ({', '.join(options.scenarios)}): its own unauthenticated probes may"

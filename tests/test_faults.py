@@ -291,6 +291,7 @@ def test_library_lists_every_scenario_with_its_description(ns: Namespace) -> Non
         "expired-urls",
         "revoked-key",
         "latency-p99",
+        "slow-archive-search",
     }
     assert all(s["description"] for s in scenarios.values())
 
@@ -375,6 +376,20 @@ def test_scenario_latency_p99(ns: Namespace) -> None:
         started = time.monotonic()
         ns.api("GET", "/v0/projects")
         assert time.monotonic() - started >= expected - 0.005
+
+
+def test_scenario_slow_archive_search_delays_the_searches_only(ns: Namespace) -> None:
+    apply(ns, "slow-archive-search")
+    delay = Delay.from_json({"lognormal": {"median_ms": 1500, "sigma": 0.4}})
+    started = time.monotonic()
+    answer = ns.api("POST", "/v0/archives/search", json={"limit": 1})
+    waited = time.monotonic() - started
+    expected = delay.seconds(SEED, ns.name, "slow-archive-search.slow-archive-search", 1)
+    assert answer.status_code == 200
+    assert waited >= expected - 0.005 and expected > 0.5
+    started = time.monotonic()
+    assert ns.api("GET", "/v0/archives/collections").status_code == 200
+    assert time.monotonic() - started < expected / 2
 
 
 def test_serve_loads_scenarios_at_start() -> None:

@@ -19,6 +19,7 @@ from pixxel_mock.server.faults.scenarios import (
     install_recordings,
     server_rules,
 )
+from pixxel_mock.server.model.archive import Archive, load_archive_fixtures
 from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
 from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
@@ -49,6 +50,7 @@ class MockInstance:
     workflows: Workflows
     jobs: Jobs
     downloads: Downloads
+    archive: Archive
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
@@ -106,12 +108,20 @@ class MockInstance:
             workflows=workflows,
             jobs=jobs,
             downloads=Downloads(catalog, jobs, store, download_settings),
+            archive=Archive(
+                load_archive_fixtures(config.fixtures_dir),
+                config.seed,
+                config.archive_items,
+                state_file.with_name(state_file.name + ".archive"),
+            ),
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,
         )
         if temp_dir is not None:  # an app nobody closes still leaves no files behind
-            weakref.finalize(instance, _discard, store, temp_dir, instance.built_by)
+            weakref.finalize(
+                instance, _discard, store, instance.archive, temp_dir, instance.built_by
+            )
         return instance
 
     def recording(self, recording_id: str) -> Recording | None:
@@ -127,12 +137,13 @@ class MockInstance:
     def close(self) -> None:
         """Close this thread's connection and remove a temporary state file: in the process
         that built the instance only (a worker leaving `run_mock_server` unwinds through its caller)."""
-        _discard(self.store, self.temp_dir, self.built_by)
+        _discard(self.store, self.archive, self.temp_dir, self.built_by)
 
 
-def _discard(store: Store, temp_dir: Path | None, owner: int) -> None:
+def _discard(store: Store, archive: Archive, temp_dir: Path | None, owner: int) -> None:
     if os.getpid() != owner:  # a forked worker exiting: the file is its server's
         return
     store.close()  # stops the journal flusher before its file goes
+    archive.index.close()
     if temp_dir is not None:
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -28,3 +28,10 @@ class NotFound(DomainError):
 
 class NotFinished(DomainError):
     kind = "invalid"
+
+
+class InvalidInput(DomainError):
+    """Input the contract's schemas let through that still means nothing (a polygon ring
+    that is not closed, a bbox with west beyond ±180): `details` names the field."""
+
+    kind = "invalid"

@@ -127,6 +127,12 @@ def may_wait_for(app: Flask) -> Callable[[dict[str, Any]], bool]:
     return lambda environ: may_wait(instance, environ)
 
 
+# An archive up to this size is built by the first search that needs it (under a second,
+# which every start, and tests start servers by the dozen, would pay otherwise); a larger
+# one (a minute for 100,000 items) is built here, before the workers serve.
+EAGER_ARCHIVE_ITEMS = 10_000
+
+
 def app_for_workers(config: MockConfig) -> Flask:
     """The app every worker serves, built once in the master before gunicorn forks.
 
@@ -138,6 +144,9 @@ def app_for_workers(config: MockConfig) -> Flask:
     gc.freeze()  # the imports' objects live as long as the process: no collection walks them
     app = create_app(config)
     instance_of(app).store.database.release_connection()
+    archive = instance_of(app).archive
+    if archive.item_count > EAGER_ARCHIVE_ITEMS:
+        archive.index.prepare()
     gc.freeze()  # nor the app's: the workers' collections skip it, its pages stay shared
     return app
 
