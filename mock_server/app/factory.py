@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 
+from pixxel_mock.server.api.aois import HANDLERS as AOI_HANDLERS
 from pixxel_mock.server.api.handlers import HANDLERS as API_HANDLERS
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.instance import MockInstance
@@ -31,7 +32,12 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = Pipeline(  # type: ignore[method-assign]
         instance,
         [
-            Plane(instance.api_spec, API_HANDLERS, api_guard, injectable=True),
+            Plane(
+                instance.api_spec,
+                HandlerRegistry({**API_HANDLERS, **AOI_HANDLERS}),
+                api_guard,
+                injectable=True,
+            ),
             Plane(
                 instance.control_spec,
                 HandlerRegistry({**CONTROL_HANDLERS, **WEB_HANDLERS}),

@@ -19,6 +19,8 @@ from pixxel_mock.server.faults.scenarios import (
     install_recordings,
     server_rules,
 )
+from pixxel_mock.server.model.aoi_downloads import AoiDownloads
+from pixxel_mock.server.model.aois import Aois, AoiSettings
 from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
 from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
@@ -49,6 +51,8 @@ class MockInstance:
     workflows: Workflows
     jobs: Jobs
     downloads: Downloads
+    aois: Aois
+    aoi_downloads: AoiDownloads
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
@@ -94,6 +98,7 @@ class MockInstance:
             url_ttl_seconds=config.url_ttl_seconds,
         )
         rules = server_rules(chosen, store.namespaces.initial_clock().sim_anchor)
+        aois = Aois(store, _no_items, config.seed, AoiSettings())
         instance = cls(
             config=config,
             api_spec=api_spec,
@@ -106,6 +111,10 @@ class MockInstance:
             workflows=workflows,
             jobs=jobs,
             downloads=Downloads(catalog, jobs, store, download_settings),
+            aois=aois,
+            aoi_downloads=AoiDownloads(
+                aois, store, config.seed, config.url_ttl_seconds, _no_writer
+            ),
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,
@@ -136,3 +145,11 @@ def _discard(store: Store, temp_dir: Path | None, owner: int) -> None:
     store.close()  # stops the journal flusher before its file goes
     if temp_dir is not None:
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _no_items(ids: list[str]) -> list[object]:
+    return []
+
+
+def _no_writer(*args: object) -> bytes:
+    raise NotImplementedError

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Response
@@ -20,6 +21,7 @@ from pixxel_mock.server.handling import ApiError, Call, HandlerRegistry, Reply
 from pixxel_mock.server.model.coverage import Observation, coverage_of, documented_statuses
 from pixxel_mock.server.model.faults import with_absolute_times
 from pixxel_mock.server.model.replay import recording_id
+from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.model.timefmt import parse_rfc3339, rfc3339
 from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.snapshot import restore, snapshot_of
@@ -270,10 +272,18 @@ def get_replayed_package(call: Call) -> Reply:
 
 @HANDLERS("getPackage")
 def get_package(call: Call) -> Reply:
+    return _zip(call, call.mock.downloads.package)
+
+
+@HANDLERS("getAoiPackage")
+def get_aoi_package(call: Call) -> Reply:
+    return _zip(call, call.mock.aoi_downloads.package)
+
+
+def _zip(call: Call, package: Callable[[Session, str, str, str], bytes]) -> Reply:
+    """The ZIP behind a signed URL, as an attachment named by its download."""
     download_id = call.params["download_id"]
-    content = call.mock.downloads.package(
-        call.session, download_id, call.params["expires"], call.params["signature"]
-    )
+    content = package(call.session, download_id, call.params["expires"], call.params["signature"])
     return Response(
         content,
         status=200,

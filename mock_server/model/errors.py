@@ -28,3 +28,11 @@ class NotFound(DomainError):
 
 class NotFinished(DomainError):
     kind = "invalid"
+
+
+class Invalid(DomainError):
+    kind = "invalid"
+
+
+class Conflict(DomainError):
+    kind = "conflict"

@@ -170,12 +170,15 @@ class FaultRule:
 @dataclass(frozen=True)
 class Scenario:
     """Domain scenarios: failing tasks, slow jobs, slow packages, short URLs, revoked keys,
-    a recording to replay."""
+    AOIs that fail, AOI downloads that wait, a recording to replay."""
 
     task_failures: tuple[Mapping[str, Any], ...] = ()
     slow_jobs: tuple[Mapping[str, Any], ...] = ()
     pending_seconds: float | None = None
     pending_polls: int | None = None
+    aoi_outcomes: tuple[Mapping[str, Any], ...] = ()
+    aoi_download_seconds: float = 0.0
+    aoi_download_polls: int = 0
     url_ttl_seconds: int | None = None
     revocations: Mapping[str, float] = field(default_factory=dict)
     replay: ReplaySettings | None = None
@@ -185,11 +188,15 @@ class Scenario:
     def from_json(cls, data: Mapping[str, Any] | None) -> Scenario:
         data = data or {}
         downloads = data.get("downloads") or {}
+        aoi_downloads = data.get("aoi_downloads") or {}
         return cls(
             task_failures=tuple(data.get("task_failures") or ()),
             slow_jobs=tuple(data.get("slow_jobs") or ()),
             pending_seconds=downloads.get("pending_seconds"),
             pending_polls=downloads.get("pending_polls"),
+            aoi_outcomes=tuple(data.get("aoi_outcomes") or ()),
+            aoi_download_seconds=float(aoi_downloads.get("pending_seconds", 0.0)),
+            aoi_download_polls=int(aoi_downloads.get("pending_polls", 0)),
             url_ttl_seconds=(data.get("signed_urls") or {}).get("ttl_seconds"),
             revocations={
                 r["key"]: parse_rfc3339(r["at"]) for r in data.get("key_revocations") or ()
@@ -215,6 +222,17 @@ class Scenario:
             if applies(entry):
                 factor *= float(entry["factor"])
         return JobOverrides.of(slow_factor=factor, failures=failures)
+
+    def aoi_outcome(self, project_id: str, name: str) -> str:
+        """How a new AOI's processing ends: the last matching entry's outcome, or success."""
+        outcome = "success"
+        for entry in self.aoi_outcomes:
+            if (
+                entry.get("project_id", project_id) == project_id
+                and entry.get("name", name) == name
+            ):
+                outcome = str(entry["outcome"])
+        return outcome
 
     def revoked(self, key: str, at: float) -> bool:
         revoked_at = self.revocations.get(key)

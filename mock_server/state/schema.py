@@ -46,8 +46,31 @@ STEPS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE journal ADD COLUMN states TEXT",
         "CREATE TABLE IF NOT EXISTS recordings (id TEXT PRIMARY KEY, document TEXT NOT NULL)",
     ),
+    (  # AOIs (their assets are derived) and AOI downloads
+        """CREATE TABLE IF NOT EXISTS aois (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+    project_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,
+    satellite_id TEXT NOT NULL, provider TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    geometry TEXT NOT NULL, items TEXT NOT NULL, outcome TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS aois_by_seq ON aois (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS aoi_downloads (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, aoi_id TEXT NOT NULL,
+    asset_ids TEXT NOT NULL, created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 
 # every table whose rows belong to one namespace: a reset or an eviction deletes them
-NAMESPACED_TABLES = ("jobs", "downloads", "namespaces", "fault_counts", "journal")
+NAMESPACED_TABLES = (
+    "jobs",
+    "downloads",
+    "aois",
+    "aoi_downloads",
+    "namespaces",
+    "fault_counts",
+    "journal",
+)
