@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--journal-size", type=int, default=10_000, help="journal entries kept")
     serve.add_argument(
+        "--archive-items",
+        type=int,
+        default=2_000,
+        help="STAC items of the seeded archive, generated from --seed over fixtures/archive.yaml",
+    )
+    serve.add_argument(
         "--max-namespaces",
         type=int,
         default=1_000,
@@ -160,6 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
             control_token=args.control_token,
             url_ttl_seconds=args.url_ttl,
             journal_size=args.journal_size,
+            archive_items=args.archive_items,
             max_namespaces=args.max_namespaces,
             validate_responses=args.validate_responses,
             scenarios=tuple(args.scenario),

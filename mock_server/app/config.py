@@ -30,6 +30,7 @@ class MockConfig:
     task_package_seconds: float = 10.0
     package_polls: int = 1
     url_ttl_seconds: int = 3600
+    archive_items: int = 2_000  # STAC items of the seeded archive (fixtures/archive.yaml)
     scenarios: tuple[str, ...] = ()  # library names or file paths, applied server-wide
     replay_file: Path | None = None  # a HAR recording to answer from (serve --replay)
     replay_strict: bool = False  # requests the recording lacks: 404 not_recorded, no model
@@ -42,6 +43,8 @@ class MockConfig:
             raise ValueError("speed must be positive")
         if self.journal_size < 1:
             raise ValueError("journal_size must be at least 1")
+        if not 0 <= self.archive_items <= 10_000_000:
+            raise ValueError("archive_items must be between 0 and 10,000,000")
         if self.replay_timing not in TIMINGS:
             raise ValueError(f"replay_timing must be one of {TIMINGS}, not {self.replay_timing!r}")
 

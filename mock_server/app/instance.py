@@ -21,12 +21,14 @@ from pixxel_mock.server.faults.scenarios import (
 )
 from pixxel_mock.server.model.aoi_downloads import AoiDownloads
 from pixxel_mock.server.model.aois import Aois, AoiSettings
+from pixxel_mock.server.model.archive import Archive, load_archive_fixtures
 from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
 from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
 from pixxel_mock.server.model.jobs import Jobs
 from pixxel_mock.server.model.lifecycle import JobState
 from pixxel_mock.server.model.projects import Projects
+from pixxel_mock.server.model.rasters import write_geotiff
 from pixxel_mock.server.model.replay import Recording
 from pixxel_mock.server.model.sessions import Sessions
 from pixxel_mock.server.model.workflows import Workflows
@@ -51,6 +53,7 @@ class MockInstance:
     workflows: Workflows
     jobs: Jobs
     downloads: Downloads
+    archive: Archive
     aois: Aois
     aoi_downloads: AoiDownloads
     scenario_loader: ScenarioLoader
@@ -98,7 +101,13 @@ class MockInstance:
             url_ttl_seconds=config.url_ttl_seconds,
         )
         rules = server_rules(chosen, store.namespaces.initial_clock().sim_anchor)
-        aois = Aois(store, _no_items, config.seed, AoiSettings())
+        archive = Archive(
+            load_archive_fixtures(config.fixtures_dir),
+            config.seed,
+            config.archive_items,
+            state_file.with_name(state_file.name + ".archive"),
+        )
+        aois = Aois(store, archive.items, config.seed, AoiSettings())
         instance = cls(
             config=config,
             api_spec=api_spec,
@@ -111,16 +120,19 @@ class MockInstance:
             workflows=workflows,
             jobs=jobs,
             downloads=Downloads(catalog, jobs, store, download_settings),
+            archive=archive,
             aois=aois,
             aoi_downloads=AoiDownloads(
-                aois, store, config.seed, config.url_ttl_seconds, _no_writer
+                aois, store, config.seed, config.url_ttl_seconds, write_geotiff
             ),
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,
         )
         if temp_dir is not None:  # an app nobody closes still leaves no files behind
-            weakref.finalize(instance, _discard, store, temp_dir, instance.built_by)
+            weakref.finalize(
+                instance, _discard, store, instance.archive, temp_dir, instance.built_by
+            )
         return instance
 
     def recording(self, recording_id: str) -> Recording | None:
@@ -136,20 +148,13 @@ class MockInstance:
     def close(self) -> None:
         """Close this thread's connection and remove a temporary state file: in the process
         that built the instance only (a worker leaving `run_mock_server` unwinds through its caller)."""
-        _discard(self.store, self.temp_dir, self.built_by)
+        _discard(self.store, self.archive, self.temp_dir, self.built_by)
 
 
-def _discard(store: Store, temp_dir: Path | None, owner: int) -> None:
+def _discard(store: Store, archive: Archive, temp_dir: Path | None, owner: int) -> None:
     if os.getpid() != owner:  # a forked worker exiting: the file is its server's
         return
     store.close()  # stops the journal flusher before its file goes
+    archive.index.close()
     if temp_dir is not None:
         shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def _no_items(ids: list[str]) -> list[object]:
-    return []
-
-
-def _no_writer(*args: object) -> bytes:
-    raise NotImplementedError

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pixxel_mock.server.model import packages, signing
 from pixxel_mock.server.model.aois import Aois, AoiView
 from pixxel_mock.server.model.catalog import ApiKey
-from pixxel_mock.server.model.errors import AccessDenied, Invalid, NotFound
+from pixxel_mock.server.model.errors import AccessDenied, InvalidInput, NotFound
 from pixxel_mock.server.model.ids import derived_uuid, unit_interval
 from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.state.cache import BoundedCache
@@ -78,7 +78,7 @@ class AoiDownloads:
             asset = assets.get(requested)
             if asset is None or asset.status != "success":
                 problem = "is not an asset of this AOI" if asset is None else "has not succeeded"
-                raise Invalid(
+                raise InvalidInput(
                     "invalid_asset",
                     f"Asset {requested} {problem}.",
                     {"parameter": "asset_ids", "in": "body", "asset_id": requested},

@@ -29,7 +29,7 @@ from shapely.geometry import Polygon, shape
 from shapely.validation import explain_validity
 
 from pixxel_mock.server.model.catalog import ApiKey
-from pixxel_mock.server.model.errors import AccessDenied, Conflict, Invalid, NotFound
+from pixxel_mock.server.model.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from pixxel_mock.server.model.ids import derived_uuid
 from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.model.timefmt import parse_rfc3339, utc_day
@@ -414,7 +414,7 @@ class Aois:
             elif not shape(item.geometry).intersects(polygon):
                 problem = "does not intersect the AOI's polygon"
             if problem:
-                raise Invalid(
+                raise InvalidInput(
                     "invalid_item",
                     f"Item {item_id!r} {problem}.",
                     {"parameter": "item_ids", "in": "body", "item_id": item_id},
@@ -484,8 +484,8 @@ def _aoi_item(item: ArchiveItem) -> AoiItem:
 def _checked_polygon(coordinates: list[list[list[float]]]) -> Rings:
     """The rings of a closed, valid polygon in longitude/latitude, or a 400 saying why."""
 
-    def refuse(reason: str) -> Invalid:
-        return Invalid(
+    def refuse(reason: str) -> InvalidInput:
+        return InvalidInput(
             "invalid_geometry",
             f"The AOI's polygon is invalid: {reason}.",
             {"parameter": "geometry", "in": "body", "reason": reason},

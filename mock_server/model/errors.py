@@ -30,7 +30,10 @@ class NotFinished(DomainError):
     kind = "invalid"
 
 
-class Invalid(DomainError):
+class InvalidInput(DomainError):
+    """Input the contract's schemas let through that still means nothing (a polygon ring
+    that is not closed, a bbox with west beyond ±180): `details` names the field."""
+
     kind = "invalid"
 
 

@@ -2,7 +2,7 @@
 
 Every byte derives from the job's id and its task states, so the same job always
 gives the same ZIP (fixed timestamps, sorted entries, seeded contents). Rasters are
-small single-band GeoTIFFs (EPSG:4326), vectors GeoJSON, tables CSV.
+small single-band Cloud-Optimized GeoTIFFs (EPSG:4326, rasters.py), vectors GeoJSON, tables CSV.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ import csv
 import hashlib
 import io
 import json
-import struct
 import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from pixxel_mock.server.model import rasters
 from pixxel_mock.server.model.ids import unit_interval
 from pixxel_mock.server.model.lifecycle import JobState, TaskState
 
 EXTENSIONS = {"raster": ".tif", "vector": ".geojson", "tabular": ".csv"}
 ARTIFACT_FORMATS = tuple(EXTENSIONS)
-RASTER_SIZE = 32
+RASTER_SIZE = rasters.RASTER_SIZE
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
@@ -113,50 +113,18 @@ def _origin(*seed: object) -> tuple[float, float]:
 
 
 def geotiff(spec: dict[str, Any], *seed: object) -> bytes:
-    """A valid single-band 8-bit GeoTIFF, RASTER_SIZE pixels square, in EPSG:4326."""
-    size = RASTER_SIZE
-    phase = unit_interval("phase", *seed)
-    pixels = bytes(
-        int(127 + 120 * ((x + y + 31 * phase) % size) / size) & 0xFF
-        for y in range(size)
-        for x in range(size)
-    )
+    """A single-band 8-bit Cloud-Optimized GeoTIFF, RASTER_SIZE pixels square, in
+    EPSG:4326, its top-left corner at a seeded point (pixels of 0.0001 degrees)."""
     lon, lat = _origin(*seed)
-    geokeys = [1, 1, 0, 3, 1024, 0, 1, 2, 1025, 0, 1, 1, 2048, 0, 1, 4326]
-    extra = [
-        (33550, 12, struct.pack("<3d", 0.0001, 0.0001, 0.0)),
-        (33922, 12, struct.pack("<6d", 0, 0, 0, lon, lat, 0)),
-        (34735, 3, struct.pack(f"<{len(geokeys)}H", *geokeys)),
-    ]
-    short_tags = [
-        (256, size),
-        (257, size),
-        (258, 8),
-        (259, 1),
-        (262, 1),
-        (277, 1),
-        (278, size),
-        (284, 1),
-        (339, 1),
-    ]
-    entry_count = len(short_tags) + 2 + len(extra)
-    ifd_size = 2 + 12 * entry_count + 4
-    data_offset = 8 + ifd_size
-    blobs = b""
-    entries: list[bytes] = []
-    for tag, value in short_tags:
-        entries.append(struct.pack("<HHIHH", tag, 3, 1, value, 0))
-    for tag, kind, blob in extra:
-        count = len(blob) // (8 if kind == 12 else 2)
-        entries.append(struct.pack("<HHII", tag, kind, count, data_offset + len(blobs)))
-        blobs += blob
-    pixel_offset = data_offset + len(blobs)
-    entries.append(struct.pack("<HHII", 273, 4, 1, pixel_offset))
-    entries.append(struct.pack("<HHII", 279, 4, 1, len(pixels)))
-    entries.sort(key=lambda e: struct.unpack("<H", e[:2])[0])
-    header = b"II" + struct.pack("<HI", 42, 8)
-    ifd = struct.pack("<H", entry_count) + b"".join(entries) + struct.pack("<I", 0)
-    return header + ifd + blobs + pixels
+    side = RASTER_SIZE * 0.0001
+    return rasters.write_geotiff(
+        (spec["name"],),
+        (lon, lat - side, lon + side, lat),
+        "EPSG:4326",
+        int(unit_interval("pixels", *seed) * 2**32),
+        size=RASTER_SIZE,
+        dtype="uint8",
+    )
 
 
 def geojson(spec: dict[str, Any], *seed: object) -> bytes:

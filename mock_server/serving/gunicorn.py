@@ -138,6 +138,7 @@ def app_for_workers(config: MockConfig) -> Flask:
     gc.freeze()  # the imports' objects live as long as the process: no collection walks them
     app = create_app(config)
     instance_of(app).store.database.release_connection()
+    instance_of(app).archive.index.prepare()  # built once here, not by every worker's first search
     gc.freeze()  # nor the app's: the workers' collections skip it, its pages stay shared
     return app
 
