@@ -420,3 +420,16 @@ def test_snapshots_and_restarts_keep_aois(tmp_path: Path, client: Any, app: Any)
         assert again.json == made
     finally:
         instance_of(second).close()
+
+
+def test_the_inspector_lists_aois_with_their_assets_and_outlines(client: Any, app: Any) -> None:
+    aoi, assets = _finished(client, app)
+    (inspected,) = client.get("/__mock/aois").json["aois"]
+    assert (inspected["id"], inspected["status"], inspected["progress"]) == (aoi, "success", 100)
+    assert inspected["geometry"] == POLYGON["coordinates"]
+    assert [a["id"] for a in inspected["assets"]] == [a["id"] for a in assets]
+    assert [a["footprint"] for a in inspected["assets"]] == [
+        a["geometry"]["coordinates"] for a in assets
+    ]
+    page = client.get("/__mock/ui").get_data(as_text=True)
+    assert 'id="aoi-map"' in page

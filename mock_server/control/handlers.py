@@ -297,6 +297,34 @@ def list_namespaces(call: Call) -> Reply:
     return 200, {"namespaces": call.mock.store.namespaces.names()}
 
 
+@HANDLERS("inspectAois")
+def inspect_aois(call: Call) -> Reply:
+    aois = [
+        {
+            "id": aoi.record.id,
+            "name": aoi.record.name,
+            "project_id": aoi.record.project_id,
+            "created_at": aoi.record.created_at,
+            "status": aoi.state.status,
+            "progress": aoi.state.progress,
+            "geometry": aoi.record.geometry,
+            "assets": [
+                {
+                    "id": asset.plan.id,
+                    "name": asset.plan.name,
+                    "asset_type": asset.plan.asset_type,
+                    "status": asset.status,
+                    "progress": asset.progress,
+                    "footprint": asset.plan.footprint.rings,
+                }
+                for asset in aoi.state.assets
+            ],
+        }
+        for aoi in call.mock.aois.of_namespace(call.session)
+    ]
+    return 200, {"namespace": call.namespace, "now": call.session.now, "aois": aois}
+
+
 @HANDLERS("inspectJobs")
 def inspect_jobs(call: Call) -> Reply:
     downloads_by_job = call.mock.downloads.by_job(call.session)
