@@ -115,25 +115,28 @@ def test_area_is_geodesic_and_the_centroid_is_the_polygon_s() -> None:
 
 
 # -- through the API ------------------------------------------------------------
-def _items(app: Any, satellite: str = TD2, count: int = 2) -> list[str]:
+def _pick(app: Any) -> tuple[str, list[str]]:
+    """A satellite with two items over the polygon in the seeded archive, and those items."""
     from pixxel_mock.server import instance_of
 
-    found = instance_of(app).archive.search(
-        ArchiveSearch(intersects=POLYGON, satellite_ids=(satellite,), limit=count)
-    )
-    assert len(found) == count, "the seeded archive covers the fixture projects' regions"
-    return [item.id for item in found]
+    found = instance_of(app).archive.search(ArchiveSearch(intersects=POLYGON, limit=100))
+    by_satellite: dict[str, list[str]] = {}
+    for item in found:
+        by_satellite.setdefault(item.satellite_id, []).append(item.id)
+    satellite = next(s for s in (TD2, TD1, *by_satellite) if len(by_satellite.get(s, [])) >= 2)
+    return satellite, by_satellite[satellite][:2]
 
 
 def _body(app: Any, **changes: Any) -> dict[str, Any]:
+    satellite, items = _pick(app)
     return {
         "name": "Ludhiana wheat fields",
         "description": "Rabi-season wheat",
-        "satellite_id": TD2,
+        "satellite_id": satellite,
         "provider": "pixxel",
         "project_id": AGRI,
         "geometry": POLYGON,
-        "item_ids": _items(app),
+        "item_ids": items,
         **changes,
     }
 
@@ -150,8 +153,9 @@ def test_create_answers_201_with_the_computed_geometry_facts(client: Any, app: A
     assert aoi["area_in_sq_m"] == pytest.approx(84_777_632, rel=1e-6)
     assert aoi["centroid"] == pytest.approx([75.85, 30.92])
     assert aoi["geometry"] == POLYGON
-    assert set(aoi["images"]) == set(_items(app))
-    assert aoi["eo_bands"] and aoi["satellite_id"] == TD2 and aoi["project_id"] == AGRI
+    satellite, items = _pick(app)
+    assert set(aoi["images"]) == set(items)
+    assert aoi["eo_bands"] and aoi["satellite_id"] == satellite and aoi["project_id"] == AGRI
     assert client.get(f"/v0/aoi/{aoi['aoi_id']}", headers=ALPHA).json == aoi
 
 
@@ -180,7 +184,11 @@ BAD_BODIES = {
         "invalid_item",
         "item_ids",
     ),
-    "other-satellite": ({"satellite_id": TD1}, "invalid_item", "item_ids"),
+    "other-satellite": (
+        {"satellite_id": "0002a3a3-00a2-4b55-842b-44d8202c6d60"},  # Sentinel-2
+        "invalid_item",
+        "item_ids",
+    ),
     "item-outside": (
         {"geometry": _polygon((10, 10), (11, 10), (11, 11), (10, 10))},
         "invalid_item",

@@ -119,7 +119,11 @@ def _body(operation: Operation, headers: Any, read_body: Callable[[], bytes]) ->
         ) from exc
     reason = first_error(operation.body.validator, parsed)
     if reason is not None:
-        raise ApiError(400, "invalid_body", f"The body is invalid: {reason}", {"reason": reason})
+        field = reason.split(": ", 1)[0]  # the path of the offending value, e.g. bbox or query/gsd
+        details = {"in": "body", "reason": reason}
+        if field != "(root)":
+            details["parameter"] = field
+        raise ApiError(400, "invalid_body", f"The body is invalid: {reason}", details)
     return parsed
 
 

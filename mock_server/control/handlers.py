@@ -28,6 +28,7 @@ from pixxel_mock.server.state.snapshot import restore, snapshot_of
 
 HANDLERS = HandlerRegistry()
 ALL = "*"
+COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
 def clock_body(namespace: str, clock: Clock) -> dict[str, object]:
@@ -289,6 +290,31 @@ def _zip(call: Call, package: Callable[[Session, str, str, str], bytes]) -> Repl
         status=200,
         mimetype="application/zip",
         headers={"Content-Disposition": f"attachment; filename={download_id}.zip"},
+    )
+
+
+@HANDLERS("getArchiveGeoTiff")
+def get_archive_geotiff(call: Call) -> Reply:
+    content = call.mock.archive.geotiff(call.params["cid"], call.params["item_id"])
+    return _archive_file(content, COG_TYPE, f"{call.params['item_id']}.tif")
+
+
+@HANDLERS("getArchiveThumbnail")
+def get_archive_thumbnail(call: Call) -> Reply:
+    content = call.mock.archive.thumbnail(call.params["cid"], call.params["item_id"])
+    return _archive_file(content, "image/png", f"{call.params['item_id']}.png")
+
+
+def _archive_file(content: bytes, media_type: str, name: str) -> Response:
+    """A file of the archive: the seed makes it, so it never changes and may be cached."""
+    return Response(
+        content,
+        status=200,
+        content_type=media_type,
+        headers={
+            "Cache-Control": "public, max-age=86400",
+            "Content-Disposition": f"inline; filename={name}",
+        },
     )
 
 

@@ -44,7 +44,7 @@ from pixxel_mock.server.state.spatial import (
 )
 
 ARCHIVE_FILE = "archive.yaml"
-GENERATOR_VERSION = 1  # bump when the generated items change: old index files are rebuilt
+GENERATOR_VERSION = 2  # bump when the generated items change: old index files are rebuilt
 STAC_VERSION = "1.0.0"
 STAC_EXTENSIONS = (
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
@@ -173,6 +173,18 @@ class ArchiveSearch:
     sortby: tuple[tuple[str, str], ...] = ()  # (field, "asc" | "desc")
     limit: int = 10
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class SatelliteSearch:
+    """Search Satellite Images' body in the domain's terms: satellites by (id, collection)."""
+
+    start_date: str
+    end_date: str
+    satellites: tuple[tuple[str, str], ...]  # (satellite id, collection id)
+    filters: tuple[tuple[str, float, float], ...] = ()  # (property, min, max)
+    geometry: dict[str, Any] | None = None
+    limit: int = 10
 
 
 def load_archive_fixtures(directory: Path) -> ArchiveFixtures:
@@ -397,7 +409,14 @@ def _footprint(
         ring.append([round(lon + 0.6 * rx / scale, 6), round(lat + ry, 6)])
     west, east = min(p[0] for p in ring), max(p[0] for p in ring)
     south, north = min(p[1] for p in ring), max(p[1] for p in ring)
-    transform = [(east - west) / size, 0.0, west, 0.0, -(north - south) / size, north]
+    transform = [
+        round((east - west) / size, 12),
+        0.0,
+        west,
+        0.0,
+        round((south - north) / size, 12),
+        north,
+    ]
     return ring, transform, satellite.crs
 
 
@@ -481,6 +500,11 @@ class Archive:
     def satellites_of(self, collection_id: str) -> list[Satellite]:
         return [s for s in self.fixtures.satellites if collection_id in s.collections]
 
+    @property
+    def created_at(self) -> str:
+        """When the collections were made: the start of the archive's period."""
+        return rfc3339(self.fixtures.start)
+
     @cached_property
     def extents(self) -> dict[str, tuple[tuple[float, float, float, float], str, str]]:
         """Per collection: the bbox of its items, and the first and last datetime."""
@@ -529,6 +553,40 @@ class Archive:
         """A page of the items that match, sorted (newest first by default)."""
         where, order = self.filter_of(search)
         return [self._item(r) for r in self.index.select(where, order, search.limit, search.offset)]
+
+    def satellite_search(self, search: SatelliteSearch) -> ArchiveSearch:
+        """The archive search that Search Satellite Images means; 400 for a satellite the
+        platform does not offer, or a collection that is not that satellite's."""
+        for index, (satellite_id, collection_id) in enumerate(search.satellites):
+            satellite = self._satellites.get(satellite_id)
+            field = "satellite_id" if satellite is None else "collection_id"
+            if satellite is None or collection_id not in satellite.collections:
+                raise InvalidInput(
+                    "invalid_parameter",
+                    f"satellites[{index}].{field}: not a satellite the platform offers"
+                    if satellite is None
+                    else f"satellites[{index}].{field}: {satellite.name} has no collection"
+                    f" {collection_id!r} (it has {', '.join(satellite.collections)}).",
+                    {"parameter": f"satellites[{index}].{field}", "in": "body"},
+                )
+        start, end = (
+            _instant(search.start_date, "start_date"),
+            _instant(search.end_date, "end_date"),
+        )
+        if start > end:
+            raise InvalidInput(
+                "invalid_parameter",
+                "end_date is before start_date.",
+                {"parameter": "end_date", "in": "body"},
+            )
+        return ArchiveSearch(
+            intersects=search.geometry,
+            datetime=f"{search.start_date}/{search.end_date}",
+            collections=tuple(sorted({c for _, c in search.satellites})),
+            satellite_ids=tuple(sorted({s for s, _ in search.satellites})),
+            ranges=search.filters,
+            limit=search.limit,
+        )
 
     def count(self, search: ArchiveSearch) -> int:
         where, _ = self.filter_of(search)
@@ -718,16 +776,13 @@ def _interval(text: str) -> tuple[float | None, float | None]:
     """An RFC 3339 instant, or an interval `start/end` with `..` (or nothing) for an open end."""
     details = {"parameter": "datetime", "in": "body"}
     parts = text.split("/")
-    if len(parts) > 2 or parts == ["", ""] or parts == ["..", ".."]:
+    if len(parts) > 2 or all(p in ("", "..") for p in parts):
         raise InvalidInput(
             "invalid_parameter",
             "datetime must be an RFC 3339 instant or an interval start/end (`..` for an open end).",
             details,
         )
-    try:
-        bounds = [None if p in ("", "..") else _instant(p) for p in parts]
-    except ValueError as exc:
-        raise InvalidInput("invalid_parameter", f"datetime: {exc}", details) from exc
+    bounds = [None if p in ("", "..") else _instant(p) for p in parts]
     if len(bounds) == 1:
         return bounds[0], bounds[0]
     start, end = bounds
@@ -741,10 +796,17 @@ def _interval(text: str) -> tuple[float | None, float | None]:
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
-def _instant(text: str) -> float:
-    if not _RFC3339.fullmatch(text):
-        raise ValueError(f"{text!r} is not an RFC 3339 date-time (e.g. 2025-04-05T11:56:49Z)")
-    return parse_rfc3339(text)
+def _instant(text: str, parameter: str = "datetime") -> float:
+    if _RFC3339.fullmatch(text):
+        try:
+            return parse_rfc3339(text)
+        except ValueError:  # well-formed, but not a date (month 13, hour 25)
+            pass
+    raise InvalidInput(
+        "invalid_parameter",
+        f"{parameter}: {text!r} is not an RFC 3339 date-time (e.g. 2025-04-05T11:56:49Z).",
+        {"parameter": parameter, "in": "body"},
+    )
 
 
 def _property_path(name: str, parameter: str) -> str:
