@@ -291,6 +291,9 @@ def test_library_lists_every_scenario_with_its_description(ns: Namespace) -> Non
         "expired-urls",
         "revoked-key",
         "latency-p99",
+        "aoi-failed",
+        "aoi-partial-success",
+        "aoi-download-pending",
     }
     assert all(s["description"] for s in scenarios.values())
 
