@@ -25,6 +25,8 @@ from pixxel_mock.server.model.archive import Archive, load_archive_fixtures
 from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
 from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
+from pixxel_mock.server.model.insight_downloads import InsightDownloads
+from pixxel_mock.server.model.insights import Insights
 from pixxel_mock.server.model.jobs import Jobs
 from pixxel_mock.server.model.lifecycle import JobState
 from pixxel_mock.server.model.projects import Projects
@@ -56,6 +58,8 @@ class MockInstance:
     archive: Archive
     aois: Aois
     aoi_downloads: AoiDownloads
+    insights: Insights
+    insight_downloads: InsightDownloads
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
@@ -108,6 +112,7 @@ class MockInstance:
             state_file.with_name(state_file.name + ".archive"),
         )
         aois = Aois(store, archive.items, config.seed, AoiSettings())
+        insights = Insights(catalog, aois, store, config.seed)
         instance = cls(
             config=config,
             api_spec=api_spec,
@@ -125,6 +130,8 @@ class MockInstance:
             aoi_downloads=AoiDownloads(
                 aois, store, config.seed, config.url_ttl_seconds, write_geotiff
             ),
+            insights=insights,
+            insight_downloads=InsightDownloads(insights, store, config.seed, download_settings),
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,

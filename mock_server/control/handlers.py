@@ -281,6 +281,11 @@ def get_aoi_package(call: Call) -> Reply:
     return _zip(call, call.mock.aoi_downloads.package)
 
 
+@HANDLERS("getInsightPackage")
+def get_insight_package(call: Call) -> Reply:
+    return _zip(call, call.mock.insight_downloads.package)
+
+
 def _zip(call: Call, package: Callable[[Session, str, str, str], bytes]) -> Reply:
     """The ZIP behind a signed URL, as an attachment named by its download."""
     download_id = call.params["download_id"]
@@ -349,6 +354,30 @@ def inspect_aois(call: Call) -> Reply:
         for aoi in call.mock.aois.of_namespace(call.session)
     ]
     return 200, {"namespace": call.namespace, "now": call.session.now, "aois": aois}
+
+
+@HANDLERS("inspectInsights")
+def inspect_insights(call: Call) -> Reply:
+    downloads = call.mock.insight_downloads.of_namespace(call.session)
+    insights = [
+        {
+            "id": view.record.id,
+            "name": view.record.name,
+            "aoi_id": view.record.aoi_id,
+            "block": f"{view.block.name}@{view.block.version}",
+            "created_at": view.record.created_at,
+            "status": view.status,
+            "progress": view.state.progress,
+            "err_msg": view.record.err_msg if view.status == "failed" else "",
+            "deleted_at": call.mock.insights.deleted_at(call.session, view.record.id),
+            "downloads": [
+                {"status": d.status, "signed_path": d.signed_path}
+                for d in downloads.get(view.record.id, [])
+            ],
+        }
+        for view in call.mock.insights.of_namespace(call.session)
+    ]
+    return 200, {"namespace": call.namespace, "now": call.session.now, "insights": insights}
 
 
 @HANDLERS("inspectJobs")

@@ -29,9 +29,12 @@ STATE_OF = {
     "listAoiAssets": "assets",
     "createAoiDownload": "aoi_downloads",
     "getAoiDownload": "aoi_downloads",
+    "listInsights": "insights",
+    "downloadInsights": "insight_downloads",
 }
-# What one answer showed: "jobs", "tasks", "downloads", "aois", "assets" or
-# "aoi_downloads" -> its states, first seen first.
+LISTED = ("assets", "insights")  # kinds whose answer is a list of them, under their name
+# What one answer showed: "jobs", "tasks", "downloads", "aois", "assets", "aoi_downloads",
+# "insights" or "insight_downloads" -> its states, first seen first.
 States = Mapping[str, Sequence[str]]
 
 
@@ -70,6 +73,15 @@ def aoi_download_states(status: str) -> States:
     return {"aoi_downloads": (status,)}
 
 
+def insight_states(statuses: Iterable[str]) -> States:
+    """The states a list of insights shows (each once)."""
+    return {"insights": tuple(dict.fromkeys(statuses))}
+
+
+def insight_download_states(status: str) -> States:
+    return {"insight_downloads": (status,)}
+
+
 def encoded_states(states: States) -> str:
     """The journal's form of an answer's states (compact JSON). A job's is made once per
     rendered state, not per poll: encoding costs more than the rest of the journal entry."""
@@ -86,12 +98,16 @@ def states_in_body(operation_id: str | None, status: int, body: bytes | None) ->
         document = json.loads(body)
     except ValueError:
         return None
-    if kind == "assets" and isinstance(document, dict) and isinstance(document.get("assets"), list):
-        return asset_states(
-            a["status"]
-            for a in document["assets"]
-            if isinstance(a, dict) and isinstance(a.get("status"), str)
-        )
+    if kind in LISTED and isinstance(document, dict) and isinstance(document.get(kind), list):
+        return {
+            kind: tuple(
+                dict.fromkeys(
+                    a["status"]
+                    for a in document[kind]
+                    if isinstance(a, dict) and isinstance(a.get("status"), str)
+                )
+            )
+        }
     if not isinstance(document, dict) or not isinstance(document.get("status"), str):
         return None
     if kind != "jobs":

@@ -61,6 +61,26 @@ STEPS: tuple[tuple[str, ...], ...] = (
     ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
     PRIMARY KEY (namespace, id))""",
     ),
+    (  # insights, their soft deletions and their downloads
+        """CREATE TABLE IF NOT EXISTS insights (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, aoi_id TEXT NOT NULL,
+    project_id TEXT NOT NULL, name TEXT NOT NULL, block_name TEXT NOT NULL,
+    block_version TEXT NOT NULL, input TEXT NOT NULL, metadata TEXT NOT NULL,
+    created_by TEXT NOT NULL, created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    err_msg TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS insights_by_seq ON insights (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS insight_deletions (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, deleted_at REAL NOT NULL,
+    deleted_by TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        """CREATE TABLE IF NOT EXISTS insight_downloads (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, insight_id TEXT NOT NULL,
+    inputs TEXT NOT NULL, outputs TEXT NOT NULL, created_at REAL NOT NULL,
+    polls INTEGER NOT NULL DEFAULT 0,
+    ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 
@@ -70,6 +90,9 @@ NAMESPACED_TABLES = (
     "downloads",
     "aois",
     "aoi_downloads",
+    "insights",
+    "insight_deletions",
+    "insight_downloads",
     "namespaces",
     "fault_counts",
     "journal",
