@@ -34,7 +34,8 @@ class BehaviourSpace:
     retry_after: frozenset[tuple[str, int]]  # (operationId, status) whose answer has Retry-After
     tasks: tuple[str, ...]
     failure_types: tuple[str, ...]
-    messages: tuple[str, ...]  # err_msg of the fixtures' failing tasks and library scenarios
+    # err_msg of the fixtures' failing tasks and of the library's task and insight failures
+    messages: tuple[str, ...]
     min_url_ttl: int  # the shortest signed-URL lifetime a scenario may set
     aoi_outcomes: tuple[str, ...]  # how a scenario may make AOIs end, success aside
     key: str  # the fixtures' first usable key: the client's, unless explore is given another
@@ -90,7 +91,9 @@ class BehaviourSpace:
         } | {
             failure["err_msg"]
             for scenario in library.values()
-            for failure in (scenario.content.get("scenario") or {}).get("task_failures", [])
+            for kind in ("task_failures", "insight_failures")
+            for failure in (scenario.content.get("scenario") or {}).get(kind, [])
+            if "err_msg" in failure
         }
         ttl = schemas["Scenario"]["properties"]["signed_urls"]["properties"]["ttl_seconds"]
         outcome = schemas["Scenario"]["properties"]["aoi_outcomes"]["items"]["properties"][
@@ -155,6 +158,14 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
             "aoi_downloads": st.fixed_dictionaries(
                 {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
             ),
+            "insight_failures": st.lists(
+                st.fixed_dictionaries({"err_msg": st.sampled_from(space.messages)}),
+                min_size=1,
+                max_size=1,
+            ),
+            "insight_downloads": st.fixed_dictionaries(
+                {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
+            ),
         },
     )
 
@@ -173,7 +184,7 @@ def server_behaviours(
     `retry_after`: the seconds a Retry-After header asks for (default 0 or 1: real seconds
     the client sleeps, so kept short). `revocations`, `scenarios`: include key revocations
     and domain scenarios (failing tasks, pending packages, short-lived signed URLs, failing
-    AOIs, pending AOI downloads)."""
+    AOIs, pending AOI downloads, failing insights, pending insight packages)."""
     space = space or BehaviourSpace.derive()
     waits = retry_after if retry_after is not None else st.sampled_from([0, 1])
     fault = _status_fault(space, waits)

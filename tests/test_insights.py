@@ -424,3 +424,76 @@ def test_snapshots_keep_insights_their_deletions_and_downloads(client: Any, app:
     assert client.get("/__mock/state").json["insights"] == []
     assert client.put("/__mock/state", json=snapshot).status_code == 200
     assert _listed(client, aoi) == listed
+
+
+# -- the example client ---------------------------------------------------------
+def test_the_example_client_runs_an_insight_and_downloads_it(pixxel_mock, tmp_path) -> None:
+    from examples.insight_client import InsightClient, run_insight
+
+    client = InsightClient(pixxel_mock.url, pixxel_mock.keys["alpha"], poll_delay=0)
+    pixxel_mock.set_clock(mode="polls")
+    outcome = run_insight(client, AGRI, tmp_path / "insight.zip")
+    assert (outcome.aoi_status, outcome.status, outcome.cost) == ("success", "completed", 12)
+    names = zipfile.ZipFile(tmp_path / "insight.zip").namelist()
+    assert names == [
+        "manifest.json",
+        "inputs/input_image.tif",
+        "outputs/crop_areas.csv",
+        "outputs/crop_map.geojson",
+    ]
+    pixxel_mock.assert_no_violations()
+
+
+def test_the_example_client_reports_a_failed_insight(pixxel_mock, tmp_path) -> None:
+    from examples.insight_client import InsightClient, run_insight
+
+    pixxel_mock.set_clock(mode="polls")
+    pixxel_mock.apply_scenario("insight-failed")
+    client = InsightClient(pixxel_mock.url, pixxel_mock.keys["alpha"], poll_delay=0)
+    outcome = run_insight(client, AGRI, tmp_path / "insight.zip")
+    assert outcome.status == "failed" and outcome.err_msg.startswith("Model inference failed")
+    assert not (tmp_path / "insight.zip").exists()
+
+
+def test_the_example_client_survives_explore(pixxel_mock, tmp_path) -> None:
+    from examples.insight_client import InsightClient, InsightOutcome, run_insight
+    from examples.pipeline_client import PixxelError
+    from pixxel_mock.contract.explore import ClientRun
+    from pixxel_mock.contract.strategies import BehaviourSpace, server_behaviours
+
+    operations = [
+        "listSatellites",
+        "searchSatelliteImages",
+        "createAoi",
+        "getAoi",
+        "listAoiAssets",
+        "listInsightBlocks",
+        "createInsights",
+        "listInsights",
+        "downloadInsights",
+    ]
+    space = BehaviourSpace.derive(operations=operations)
+
+    def client(base_url: str, key: str) -> InsightOutcome:
+        insight = InsightClient(base_url, key, poll_delay=0.0, max_delay=0.0)
+        return run_insight(insight, AGRI, tmp_path / "insight.zip", deadline=30.0)
+
+    def check(run: ClientRun) -> None:
+        outcome = run.returned
+        if not isinstance(outcome, InsightOutcome):
+            return  # refused by a fault: reported as PixxelError
+        assert outcome.status != "completed" or outcome.package_bytes > 0
+        scenario = run.behaviour["scenario"]
+        if outcome.status and "insight_failures" in scenario:
+            assert (outcome.status, outcome.err_msg) == (
+                "failed",
+                scenario["insight_failures"][0]["err_msg"],
+            )
+
+    pixxel_mock.explore(
+        client,
+        behaviours=server_behaviours(space=space),
+        allowed_exceptions=(PixxelError,),
+        check=check,
+        max_examples=15,
+    )
