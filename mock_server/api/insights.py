@@ -55,7 +55,7 @@ def list_insights(call: Call) -> Reply:
         filters["id"] = _id(call, "id")
     if call.params.get("created_on") is not None:
         filters["created_on"] = utc_day(parse_rfc3339(call.params["created_on"]))
-    views = call.mock.insights.matching(_key(call), call.session, _id(call, "aoiId"), filters)
+    views = call.mock.insights.matching(_key(call), call.session, _id(call, "aoi_id"), filters)
     call.observe(insight_states(v.status for v in views))
     return 200, {"insights": [insight(v) for v in views]}
 
