@@ -230,6 +230,7 @@ class Insights:
         return aoi, block
 
     def _block(self, new: NewInsight) -> BlockVersion:
+        """The insight block a body names by name (or by id, its `string`) and version."""
         name = new.block_name
         if name is None and new.block_id is not None:
             name = next(
