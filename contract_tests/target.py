@@ -6,6 +6,7 @@ from typing import Any
 
 import schemathesis
 from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
 from schemathesis.config._checks import (
     NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES,
     MissingRequiredHeaderConfig,
@@ -43,7 +44,9 @@ def in_process_app(options: ContractOptions) -> Any:
 
 def build_schema(options: ContractOptions, app: Any = None) -> Any:
     """The contract loaded for the target, with the harness's settings applied."""
-    schema = schemathesis.openapi.from_path(str(API_SPEC))
+    # Its own settings only: never a schemathesis.toml the working directory happens to hold
+    # (the repository's configures plain CLI runs; a user's project may have its own).
+    schema = schemathesis.openapi.from_path(str(API_SPEC), config=SchemathesisConfig())
     if options.in_process:
         schema.app = app if app is not None else in_process_app(options)
     else:

@@ -155,3 +155,30 @@ def test_the_request_number_never_falls_back(tmp_path: Path) -> None:
     statuses = [os.waitpid(pid, 0)[1] for pid in children]
     assert not fallen and statuses == [0] * len(children)
     assert FlushBarrier(path).requested() == 1 + per_reader * threads_per_process * processes
+
+
+def test_closing_a_store_waits_for_a_checkpoint_in_progress(tmp_path: Path) -> None:
+    # A flusher still checkpointing while its caller removed the state file crashed a test
+    # worker with SIGSEGV; close() must not return before the flusher has stopped.
+    others = set(threading.enumerate())
+    store = Store(tmp_path / "state.sqlite", Clock("manual", 1.0, 0.0, 0.0))
+    entered, release = threading.Event(), threading.Event()
+    checkpoint = store.database.checkpoint
+
+    def held_checkpoint() -> None:
+        entered.set()
+        release.wait(30)
+        checkpoint()
+
+    store.database.checkpoint = held_checkpoint  # type: ignore[method-assign]
+    store.journal.append(_entry("/starts-the-flusher"))
+    assert entered.wait(10), "the flusher never checkpointed"
+    closing = threading.Thread(target=store.close)
+    closing.start()
+    closing.join(0.3)
+    still_closing = closing.is_alive()
+    release.set()
+    closing.join(10)
+    assert still_closing, "close() returned while the flusher was inside a checkpoint"
+    assert not closing.is_alive()
+    assert not set(threading.enumerate()) - others, "the flusher outlived its store"

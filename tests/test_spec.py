@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from pathlib import Path
@@ -72,7 +73,8 @@ def _examples(node: Any, where: str = "") -> list[tuple[str, dict[str, Any], Any
                 found.append((f"{where}/examples/{name}", node["schema"], example["value"]))
         if "schema" in node and "example" in node:
             found.append((f"{where}/example", node["schema"], node["example"]))
-        if "type" in node and isinstance(node.get("examples"), list):
+        is_schema = any(k in node for k in ("type", "anyOf", "oneOf", "allOf", "enum"))
+        if is_schema and isinstance(node.get("examples"), list):
             schema = {k: v for k, v in node.items() if k != "examples"}
             found += [(f"{where}/examples[{i}]", schema, e) for i, e in enumerate(node["examples"])]
         for key, value in node.items():
@@ -96,6 +98,73 @@ def test_every_example_validates_against_its_schema(path: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
+# The GET operations whose answers come from fixtures alone (not from jobs a client
+# created): their examples must be what the mock serves for the parameters' examples.
+FIXTURE_BACKED = {
+    "ping",
+    "listProjects",
+    "getProject",
+    "listBlocks",
+    "listWorkflowBlocks",
+    "listInsightBlocks",
+    "getBlockVersions",
+    "getBlockByVersion",
+    "listWorkflows",
+    "getWorkflow",
+    "getWorkflowCostEstimate",
+}
+
+
+def _contained(example: Any, served: Any) -> bool:
+    """True when every field of the example is served with that value (lists: each example
+    item is one of the served items), so an example may shorten a list but not invent."""
+    if isinstance(example, dict):
+        return isinstance(served, dict) and all(
+            key in served and _contained(value, served[key]) for key, value in example.items()
+        )
+    if isinstance(example, list):
+        return isinstance(served, list) and all(
+            any(_contained(item, candidate) for candidate in served) for item in example
+        )
+    return example == served
+
+
+def _example_request(operation: dict[str, Any], path: str) -> tuple[str, dict[str, str]]:
+    """The path and query of an operation filled in from its parameters' examples (the
+    request its response examples answer)."""
+    query: dict[str, str] = {}
+    for parameter in operation.get("parameters", []):
+        if "example" not in parameter:
+            continue
+        if parameter["in"] == "path":
+            path = path.replace("{" + parameter["name"] + "}", str(parameter["example"]))
+        elif parameter["in"] == "query":
+            query[parameter["name"]] = str(parameter["example"])
+    return path, query
+
+
+def test_examples_of_fixture_backed_answers_are_what_the_mock_serves(client: Any) -> None:
+    compared: set[str] = set()
+    problems = []
+    for path, item in API.resolved["paths"].items():
+        operation = item.get("get")
+        if operation is None or operation["operationId"] not in FIXTURE_BACKED:
+            continue
+        url, query = _example_request(operation, path)
+        answer = client.get(url, query_string=query, headers={"Authorization": "pxm_demo_alpha"})
+        examples = operation["responses"]["200"]["content"]["application/json"].get("examples", {})
+        if answer.status_code != 200 or not examples:
+            continue
+        compared.add(operation["operationId"])
+        problems += [
+            f"{operation['operationId']} example {name!r} is not what {url} serves"
+            for name, example in examples.items()
+            if not _contained(example["value"], answer.get_json())
+        ]
+    assert compared == FIXTURE_BACKED, FIXTURE_BACKED - compared
+    assert not problems, "\n".join(problems)
+
+
 def test_examples_are_realistic_not_placeholders() -> None:
     text = API_SPEC.read_text()
     for placeholder in ("<string>", '"string"', ": 123\n", "<any>"):
@@ -106,7 +175,9 @@ def test_every_documented_operation_is_in_the_spec() -> None:
     documented = {(op["method"], op["path"]) for op in COVERAGE["operations"]}
     in_spec = {(op.method.lower(), op.path) for op in API.operations.values()}
     assert documented - in_spec == set()
-    assert len(documented) == 26  # 14 + 6 AOI + 4 insight operations, 2 DEV-only block lists
+    # 14 documented operations + the two DEV-only block lists + 7 of the archive and search
+    # + 6 of AOIs, assets and downloads + 4 of insights
+    assert len(documented) == 33
 
 
 @pytest.mark.parametrize(
@@ -186,8 +257,27 @@ def test_links_chain_the_journey() -> None:
 
     assert {"getJob", "downloadJob"} <= links("createJob")
     assert "downloadTask" in links("getJob")
-    for source in ("listWorkflows", "getWorkflow"):
-        assert {"createJob", "getWorkflowCostEstimate", "listJobs"} <= links(source)
+    assert {"createJob", "getWorkflowCostEstimate", "listJobs"} <= links("getWorkflow")
+
+
+# Lists a link may take the first element of: never empty (a job has at least one task).
+NEVER_EMPTY = {"tasks"}
+
+
+def test_no_link_assumes_a_first_element_of_a_list_that_can_be_empty() -> None:
+    # A filtered page of workflows can be empty; a link into it fails a stateful run.
+    expressions = [
+        expression
+        for operation in API.operations.values()
+        for response in operation.responses.values()
+        for link in response.get("links", {}).values()
+        for expression in link.get("parameters", {}).values()
+    ]
+    assert expressions
+    for expression in expressions:
+        pointer = expression.removeprefix("$response.body#/").split("/")
+        for name, index in itertools.pairwise(pointer):
+            assert not index.isdigit() or name in NEVER_EMPTY, expression
 
 
 def test_every_secured_operation_uses_the_authorization_api_key() -> None:

@@ -301,18 +301,19 @@ def _zip(call: Call, package: Callable[[Session, str, str, str], bytes]) -> Repl
 @HANDLERS("getArchiveGeoTiff")
 def get_archive_geotiff(call: Call) -> Reply:
     content = call.mock.archive.geotiff(call.params["cid"], call.params["item_id"])
-    return _archive_file(content, COG_TYPE, f"{call.params['item_id']}.tif")
+    return _archive_file(call, content, COG_TYPE, f"{call.params['item_id']}.tif")
 
 
 @HANDLERS("getArchiveThumbnail")
 def get_archive_thumbnail(call: Call) -> Reply:
     content = call.mock.archive.thumbnail(call.params["cid"], call.params["item_id"])
-    return _archive_file(content, "image/png", f"{call.params['item_id']}.png")
+    return _archive_file(call, content, "image/png", f"{call.params['item_id']}.png")
 
 
-def _archive_file(content: bytes, media_type: str, name: str) -> Response:
-    """A file of the archive: the seed makes it, so it never changes and may be cached."""
-    return Response(
+def _archive_file(call: Call, content: bytes, media_type: str, name: str) -> Response:
+    """A file of the archive: the seed makes it, so it never changes and may be cached;
+    a `Range` gets its part (206), as COG readers ask for the header first."""
+    response = Response(
         content,
         status=200,
         content_type=media_type,
@@ -321,6 +322,7 @@ def _archive_file(content: bytes, media_type: str, name: str) -> Response:
             "Content-Disposition": f"inline; filename={name}",
         },
     )
+    return response.make_conditional(call.request, accept_ranges=True, complete_length=len(content))
 
 
 @HANDLERS("listNamespaces")

@@ -9,13 +9,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pixxel_mock.server.model.timefmt import parse_rfc3339
+from pixxel_mock.server.spec.document import compile_schema, first_error
+from pixxel_mock.server.spec.resources import FIXTURES_SCHEMA
 from pixxel_mock.server.spec.yamlio import read_yaml_cached
 
 FIXTURE_FILES = ("projects.yaml", "keys.yaml", "blocks.yaml", "workflows.yaml")
@@ -146,6 +148,10 @@ def load_catalog(directory: Path) -> Catalog:
     """Read and cross-check a fixtures directory (see fixtures/README.md)."""
     directory = Path(directory)
     documents = {name: _read_yaml(directory / name) for name in FIXTURE_FILES}
+    for name, document in documents.items():
+        problem = first_error(_file_validator(name), document)
+        if problem:
+            raise FixtureError(f"{directory / name}: {problem}")
     try:
         projects = {p.id: p for p in map(_project, documents["projects.yaml"]["projects"])}
         blocks = _blocks(documents["blocks.yaml"]["blocks"])
@@ -159,6 +165,13 @@ def load_catalog(directory: Path) -> Catalog:
     except (KeyError, TypeError, ValueError) as exc:
         raise FixtureError(f"fixtures in {directory}: {exc!r}") from exc
     return Catalog(projects, keys, blocks, workflows, directory)
+
+
+@cache
+def _file_validator(name: str) -> Any:
+    """The closed schema of one fixture file (openapi/fixtures.yaml), compiled once."""
+    document = read_yaml_cached(FIXTURES_SCHEMA)
+    return compile_schema({"$defs": document["$defs"], "$ref": f"#/$defs/{name}"})
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -21,4 +21,5 @@ def _package_dir(name: str) -> Path:
 OPENAPI_DIR = _package_dir("openapi")
 API_SPEC = OPENAPI_DIR / "pixxel.yaml"
 CONTROL_SPEC = OPENAPI_DIR / "control.yaml"
+FIXTURES_SCHEMA = OPENAPI_DIR / "fixtures.yaml"  # the closed formats of the fixture files
 FIXTURES_DIR = _package_dir("fixtures")

@@ -21,6 +21,7 @@ JOURNAL_FLUSH_SECONDS = 0.005  # how often the flusher looks for a reader waitin
 JOURNAL_WRITE_SECONDS = 0.1  # how often it writes when no reader waits (one write transaction
 # per 5 ms per process took the write lock 200 times a second from createJob's inserts)
 CHECKPOINT_SECONDS = 0.1  # how often the flusher copies the WAL into the database file
+FLUSHER_STOP_SECONDS = 35.0  # a checkpoint or write may wait out busy_timeout (30 s)
 
 
 @dataclass(slots=True)
@@ -54,6 +55,7 @@ class Journal:
         path = database.path
         self._barrier = FlushBarrier(path.with_name(path.name + ".flush"))
         self._closed = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     def append(self, entry: JournalEntry) -> None:
         """Buffer an entry; a thread of this process writes the buffer every few ms.
@@ -87,23 +89,29 @@ class Journal:
             self._flusher_pid = os.getpid()
             self._buffer = []  # a forked copy of the parent's is not ours to write
             self._write_through = not self._barrier.register()
-        threading.Thread(target=self._flush_forever, name="journal-flusher", daemon=True).start()
+        self._flusher = threading.Thread(
+            target=self._flush_forever, name="journal-flusher", daemon=True
+        )
+        self._flusher.start()
 
     def _flush_forever(self) -> None:
         """The flusher: writes the buffer when a reader waits or every so often, and
         checkpoints the WAL outside any request (Database.checkpoint)."""
         acknowledged, written = self._barrier.requested(), time.monotonic()
         checkpointed = written
-        while not self._closed.wait(JOURNAL_FLUSH_SECONDS):
-            if time.monotonic() - checkpointed >= CHECKPOINT_SECONDS:
-                self._database.checkpoint()
-                checkpointed = time.monotonic()
-            requested = self._barrier.requested()
-            if requested == acknowledged and time.monotonic() - written < JOURNAL_WRITE_SECONDS:
-                continue
-            self._flush_quietly()
-            self._barrier.acknowledge(requested)
-            acknowledged, written = requested, time.monotonic()
+        try:
+            while not self._closed.wait(JOURNAL_FLUSH_SECONDS):
+                if time.monotonic() - checkpointed >= CHECKPOINT_SECONDS:
+                    self._database.checkpoint()
+                    checkpointed = time.monotonic()
+                requested = self._barrier.requested()
+                if requested == acknowledged and time.monotonic() - written < JOURNAL_WRITE_SECONDS:
+                    continue
+                self._flush_quietly()
+                self._barrier.acknowledge(requested)
+                acknowledged, written = requested, time.monotonic()
+        finally:
+            self._database.release_connection()  # this thread's own
 
     def _flush_quietly(self) -> None:
         """The journal is diagnostic: a failed write is logged, never raised into a request."""
@@ -173,7 +181,15 @@ class Journal:
                 conn.execute("DELETE FROM journal WHERE namespace=?", (namespace,))
 
     def close(self) -> None:
-        """Write the buffer and stop the flusher."""
+        """Stop the flusher and wait for it, then write the buffer: a checkpoint still running
+        while the caller removes the state file crashed the process (SIGSEGV in SQLite)."""
         self._closed.set()
+        flusher = self._flusher
+        if (
+            flusher is not None
+            and self._flusher_pid == os.getpid()  # a forked child has the object, not the thread
+            and flusher is not threading.current_thread()  # closed by a finalizer it ran
+        ):
+            flusher.join(FLUSHER_STOP_SECONDS)
         self._flush_quietly()
         self._barrier.release()

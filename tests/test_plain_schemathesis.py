@@ -1,0 +1,57 @@
+"""The upstream schemathesis CLI, run as a user would, with the shipped schemathesis.toml,
+against `pixxel-mock serve` over real HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pixxel_mock.contract.live import LiveMock
+
+from .helpers import REPO
+
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveMock]:
+    mock = LiveMock()
+    yield mock
+    mock.stop()
+
+
+def _run(url: str, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    global_options = ["--config-file", str(config)] if config else []
+    command = [str(SCHEMATHESIS), *global_options, "run", "openapi/pixxel.yaml", "--url", url]
+    return subprocess.run(
+        [*command, "--seed", "1", "--no-color", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_every_check_passes_with_the_shipped_configuration(server: LiveMock) -> None:
+    run = _run(server.url, "--checks", "all", "--max-examples", "10")
+    assert f"Configuration:    {REPO / 'schemathesis.toml'}" in run.stdout
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "passed" in run.stdout and "failure" not in run.stdout.split("SUMMARY")[-1]
+
+
+def test_without_the_hooks_a_missing_key_is_expected_to_get_401(
+    server: LiveMock, tmp_path: Path
+) -> None:
+    # The control: the one check the hooks replace does run, and fails on our 403.
+    config = tmp_path / "schemathesis.toml"
+    shipped = (REPO / "schemathesis.toml").read_text()
+    config.write_text("\n".join(line for line in shipped.splitlines() if "hooks" not in line))
+    run = _run(
+        server.url, "--checks", "missing_required_header", "--phases", "coverage", config=config
+    )
+    assert run.returncode == 1, run.stdout[-4000:]
+    assert "when missing required 'Authorization' header, expected 401" in run.stdout
