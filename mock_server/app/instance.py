@@ -25,12 +25,14 @@ from pixxel_mock.server.model.archive import Archive, load_archive_fixtures
 from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
 from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
+from pixxel_mock.server.model.indices import Indices, load_index_fixtures
 from pixxel_mock.server.model.jobs import Jobs
 from pixxel_mock.server.model.lifecycle import JobState
 from pixxel_mock.server.model.projects import Projects
 from pixxel_mock.server.model.rasters import write_geotiff
 from pixxel_mock.server.model.replay import Recording
 from pixxel_mock.server.model.sessions import Sessions
+from pixxel_mock.server.model.visualizations import Visualizations, VisualizationSettings
 from pixxel_mock.server.model.workflows import Workflows
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
@@ -56,6 +58,8 @@ class MockInstance:
     archive: Archive
     aois: Aois
     aoi_downloads: AoiDownloads
+    indices: Indices
+    visualizations: Visualizations
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
@@ -108,6 +112,17 @@ class MockInstance:
             state_file.with_name(state_file.name + ".archive"),
         )
         aois = Aois(store, archive.items, config.seed, AoiSettings())
+        aoi_downloads = AoiDownloads(
+            aois, store, config.seed, config.url_ttl_seconds, write_geotiff
+        )
+        bands = {satellite.id: satellite.band_names for satellite in archive.satellites}
+        indices = Indices(
+            store,
+            load_index_fixtures(config.fixtures_dir, bands),
+            bands,
+            catalog.projects,
+            config.seed,
+        )
         instance = cls(
             config=config,
             api_spec=api_spec,
@@ -122,8 +137,16 @@ class MockInstance:
             downloads=Downloads(catalog, jobs, store, download_settings),
             archive=archive,
             aois=aois,
-            aoi_downloads=AoiDownloads(
-                aois, store, config.seed, config.url_ttl_seconds, write_geotiff
+            aoi_downloads=aoi_downloads,
+            indices=indices,
+            visualizations=Visualizations(
+                store,
+                aois,
+                indices,
+                catalog.projects,
+                aoi_downloads.geotiff,
+                config.seed,
+                VisualizationSettings(),
             ),
             scenario_loader=loader,
             library=library,

@@ -29,9 +29,13 @@ STATE_OF = {
     "listAoiAssets": "assets",
     "createAoiDownload": "aoi_downloads",
     "getAoiDownload": "aoi_downloads",
+    "createVisualization": "visualizations",
+    "listVisualizations": "visualizations",
+    "rollbackVisualizationMetadata": "visualizations",
 }
-# What one answer showed: "jobs", "tasks", "downloads", "aois", "assets" or
-# "aoi_downloads" -> its states, first seen first.
+LIST_KEYS = {"assets": "assets", "visualizations": "visualization"}  # a list's array key
+# What one answer showed: "jobs", "tasks", "downloads", "aois", "assets", "aoi_downloads"
+# or "visualizations" -> its states, first seen first.
 States = Mapping[str, Sequence[str]]
 
 
@@ -70,6 +74,11 @@ def aoi_download_states(status: str) -> States:
     return {"aoi_downloads": (status,)}
 
 
+def visualization_states(statuses: Iterable[str]) -> States:
+    """The states a visualization, or a page of them, shows (each once)."""
+    return {"visualizations": tuple(dict.fromkeys(statuses))}
+
+
 def encoded_states(states: States) -> str:
     """The journal's form of an answer's states (compact JSON). A job's is made once per
     rendered state, not per poll: encoding costs more than the rest of the journal entry."""
@@ -86,12 +95,17 @@ def states_in_body(operation_id: str | None, status: int, body: bytes | None) ->
         document = json.loads(body)
     except ValueError:
         return None
-    if kind == "assets" and isinstance(document, dict) and isinstance(document.get("assets"), list):
-        return asset_states(
-            a["status"]
-            for a in document["assets"]
-            if isinstance(a, dict) and isinstance(a.get("status"), str)
-        )
+    listed = LIST_KEYS.get(kind)
+    if listed and isinstance(document, dict) and isinstance(document.get(listed), list):
+        return {
+            kind: tuple(
+                dict.fromkeys(
+                    a["status"]
+                    for a in document[listed]
+                    if isinstance(a, dict) and isinstance(a.get("status"), str)
+                )
+            )
+        }
     if not isinstance(document, dict) or not isinstance(document.get("status"), str):
         return None
     if kind != "jobs":
