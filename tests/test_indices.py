@@ -116,7 +116,7 @@ def test_presets_parse_against_their_satellites_bands_and_a_wrong_band_stops_the
     ndvi = next(p for p in fixtures.presets if p.name == "NDVI")
     assert ndvi.bands == ("B078", "B050") and ndvi.type == "preset"
     (folder / "indices.yaml").write_text(only_td.replace("(B078-B050)", "(B078-B04)", 1))
-    with pytest.raises(FixtureError, match="preset NDVI.*'B04'"):
+    with pytest.raises(FixtureError, match=r"preset NDVI.*'B04'"):
         load_index_fixtures(folder, {**bands, "0004ab8d-0ad1-4d62-8a3f-fe18a7000e70": TD_BANDS})
 
 
