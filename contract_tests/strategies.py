@@ -38,6 +38,7 @@ class BehaviourSpace:
     messages: tuple[str, ...]
     min_url_ttl: int  # the shortest signed-URL lifetime a scenario may set
     aoi_outcomes: tuple[str, ...]  # how a scenario may make AOIs end, success aside
+    visualization_outcomes: tuple[str, ...]  # and visualizations
     key: str  # the fixtures' first usable key: the client's, unless explore is given another
 
     @classmethod
@@ -96,9 +97,9 @@ class BehaviourSpace:
             if "err_msg" in failure
         }
         ttl = schemas["Scenario"]["properties"]["signed_urls"]["properties"]["ttl_seconds"]
-        outcome = schemas["Scenario"]["properties"]["aoi_outcomes"]["items"]["properties"][
-            "outcome"
-        ]
+        scenario = schemas["Scenario"]["properties"]
+        outcome = scenario["aoi_outcomes"]["items"]["properties"]["outcome"]
+        shown = scenario["visualization_outcomes"]["items"]["properties"]["outcome"]
         return cls(
             statuses={op: found for op, found in documented.items() if found},
             retry_after=retry_after,
@@ -107,6 +108,7 @@ class BehaviourSpace:
             messages=tuple(sorted(messages)),
             min_url_ttl=int(ttl["minimum"]),
             aoi_outcomes=tuple(o for o in outcome["enum"] if o != "success"),
+            visualization_outcomes=tuple(o for o in shown["enum"] if o != "success"),
             key=client_key(catalog),
         )
 
@@ -158,6 +160,11 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
             "aoi_downloads": st.fixed_dictionaries(
                 {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
             ),
+            "visualization_outcomes": st.lists(
+                st.fixed_dictionaries({"outcome": st.sampled_from(space.visualization_outcomes)}),
+                min_size=1,
+                max_size=1,
+            ),
             "insight_failures": st.lists(
                 st.fixed_dictionaries({"err_msg": st.sampled_from(space.messages)}),
                 min_size=1,
@@ -184,7 +191,8 @@ def server_behaviours(
     `retry_after`: the seconds a Retry-After header asks for (default 0 or 1: real seconds
     the client sleeps, so kept short). `revocations`, `scenarios`: include key revocations
     and domain scenarios (failing tasks, pending packages, short-lived signed URLs, failing
-    AOIs, pending AOI downloads, failing insights, pending insight packages)."""
+    AOIs and visualizations, pending AOI downloads, failing insights, pending insight
+    packages)."""
     space = space or BehaviourSpace.derive()
     waits = retry_after if retry_after is not None else st.sampled_from([0, 1])
     fault = _status_fault(space, waits)

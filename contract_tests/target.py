@@ -33,6 +33,10 @@ SHADOWED_BLOCK_NAMES = ("workflows", "insights")  # /v0/blocks/{name} vs the lit
 WRITE_OPERATIONS = {
     "createJob": "creates a billable job; pass --allow-writes to include it",
     "createAoi": "creates an AOI in a project of the key; pass --allow-writes to include it",
+    "createIndex": "creates a custom index in the key's workspace; pass --allow-writes to include it",
+    "createVisualization": "creates a visualization of an AOI; pass --allow-writes to include it",
+    "updateVisualizationMetadata": "changes a visualization's legend; pass --allow-writes to include it",
+    "rollbackVisualizationMetadata": "changes a visualization's legend; pass --allow-writes to include it",
     "createInsights": "runs a billable insight on an AOI; pass --allow-writes to include it",
     "deleteInsights": "deletes an insight of an AOI; pass --allow-writes to include it",
 }

@@ -294,6 +294,7 @@ def test_library_lists_every_scenario_with_its_description(ns: Namespace) -> Non
         "aoi-failed",
         "aoi-partial-success",
         "aoi-download-pending",
+        "visualization-fails",
         "insight-failed",
         "insight-download-pending",
     }

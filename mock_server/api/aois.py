@@ -79,9 +79,11 @@ def get_aoi(call: Call) -> Reply:
 @HANDLERS("listAoiAssets")
 def list_aoi_assets(call: Call) -> Reply:
     view = call.mock.aois.get(_key(call), call.session, _id(call, "aoi_id"))
-    page, pagination = _page(call, list(view.state.assets))
-    call.observe(asset_states(a.status for a in view.state.assets))
-    return 200, {"assets": [asset(view, a) for a in page], "pagination": pagination}
+    assets = [("", a) for a in view.state.assets]
+    assets += call.mock.visualizations.assets_of(call.session, view)
+    page, pagination = _page(call, assets)
+    call.observe(asset_states(a.status for _, a in assets))
+    return 200, {"assets": [asset(view, a, v) for v, a in page], "pagination": pagination}
 
 
 @HANDLERS("createAoiDownload")
@@ -137,8 +139,14 @@ def aoi(view: AoiView) -> dict[str, Any]:
     }
 
 
-def asset(view: AoiView, state: AssetState) -> dict[str, Any]:
+def asset(view: AoiView, state: AssetState, visualization_id: str = "") -> dict[str, Any]:
+    """An asset of the AOI, or of one of its visualizations (`visualization_id`)."""
     plan = state.plan
+    folder = (
+        f"{view.record.id}/visualizations/{visualization_id}"
+        if visualization_id
+        else view.record.id
+    )
     return {
         "id": plan.id,
         "aoi_id": view.record.id,
@@ -150,11 +158,11 @@ def asset(view: AoiView, state: AssetState) -> dict[str, Any]:
         "area_in_sq_m": plan.footprint.area_in_sq_m,
         "date": utc_day(plan.date),
         "geometry": _geometry(plan.footprint),
-        "path": f"{REMOTE_ROOT}/{view.record.id}/{plan.name}.tif",
+        "path": f"{REMOTE_ROOT}/{folder}/{plan.name}.tif",
         "progress": state.progress,
         "resolution": plan.resolution,
         "status": state.status,
-        "visualization_id": "",
+        "visualization_id": visualization_id,
         "created_at": rfc3339(plan.start),
         "updated_at": rfc3339(state.updated_at),
     }

@@ -25,6 +25,7 @@ from pixxel_mock.server.model.archive import Archive, load_archive_fixtures
 from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
 from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
+from pixxel_mock.server.model.indices import Indices, load_index_fixtures
 from pixxel_mock.server.model.insight_downloads import InsightDownloads
 from pixxel_mock.server.model.insights import Insights
 from pixxel_mock.server.model.jobs import Jobs
@@ -33,6 +34,7 @@ from pixxel_mock.server.model.projects import Projects
 from pixxel_mock.server.model.rasters import write_geotiff
 from pixxel_mock.server.model.replay import Recording
 from pixxel_mock.server.model.sessions import Sessions
+from pixxel_mock.server.model.visualizations import Visualizations, VisualizationSettings
 from pixxel_mock.server.model.workflows import Workflows
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
@@ -58,6 +60,8 @@ class MockInstance:
     archive: Archive
     aois: Aois
     aoi_downloads: AoiDownloads
+    indices: Indices
+    visualizations: Visualizations
     insights: Insights
     insight_downloads: InsightDownloads
     scenario_loader: ScenarioLoader
@@ -112,6 +116,17 @@ class MockInstance:
             state_file.with_name(state_file.name + ".archive"),
         )
         aois = Aois(store, archive.items, config.seed, AoiSettings())
+        aoi_downloads = AoiDownloads(
+            aois, store, config.seed, config.url_ttl_seconds, write_geotiff
+        )
+        bands = {satellite.id: satellite.band_names for satellite in archive.satellites}
+        indices = Indices(
+            store,
+            load_index_fixtures(config.fixtures_dir, bands),
+            bands,
+            catalog.projects,
+            config.seed,
+        )
         insights = Insights(catalog, aois, store, config.seed)
         instance = cls(
             config=config,
@@ -127,8 +142,16 @@ class MockInstance:
             downloads=Downloads(catalog, jobs, store, download_settings),
             archive=archive,
             aois=aois,
-            aoi_downloads=AoiDownloads(
-                aois, store, config.seed, config.url_ttl_seconds, write_geotiff
+            aoi_downloads=aoi_downloads,
+            indices=indices,
+            visualizations=Visualizations(
+                store,
+                aois,
+                indices,
+                catalog.projects,
+                aoi_downloads.geotiff,
+                config.seed,
+                VisualizationSettings(),
             ),
             insights=insights,
             insight_downloads=InsightDownloads(insights, store, config.seed, download_settings),

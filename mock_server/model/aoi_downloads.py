@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pixxel_mock.server.model import packages, signing
-from pixxel_mock.server.model.aois import Aois, AoiView
+from pixxel_mock.server.model.aois import Aois, AoiView, AssetPlan
 from pixxel_mock.server.model.catalog import ApiKey
 from pixxel_mock.server.model.errors import AccessDenied, InvalidInput, NotFound
 from pixxel_mock.server.model.ids import derived_uuid, unit_interval
@@ -135,6 +135,16 @@ class AoiDownloads:
         view = self._aois.view(aoi, session.now)
         return self._packages.get_or_make(record, lambda: self._build(record, view))
 
+    def geotiff(self, asset: AssetPlan) -> bytes:
+        """An asset's file: a COG over its footprint's bounds, pixels seeded by its id (the
+        same bytes in every package, and what visualizations compute their index from)."""
+        return self._write_geotiff(
+            asset.band_names,
+            asset.footprint.bounds,
+            "EPSG:4326",
+            int(unit_interval(self._seed, asset.id) * 2**31),
+        )
+
     def _build(self, record: AoiDownloadRecord, aoi: AoiView) -> bytes:
         by_id = {asset.id: asset for asset in aoi.plan.assets}
         assets = [by_id[asset_id] for asset_id in record.asset_ids.split(",")]
@@ -144,12 +154,7 @@ class AoiDownloads:
                 format="raster",
                 task=asset.asset_type,
                 name=asset.name,
-                content=self._write_geotiff(
-                    asset.band_names,
-                    asset.footprint.bounds,
-                    "EPSG:4326",
-                    int(unit_interval(self._seed, asset.id) * 2**31),
-                ),
+                content=self.geotiff(asset),
             )
             for asset in assets
         ]

@@ -29,12 +29,16 @@ STATE_OF = {
     "listAoiAssets": "assets",
     "createAoiDownload": "aoi_downloads",
     "getAoiDownload": "aoi_downloads",
+    "createVisualization": "visualizations",
+    "listVisualizations": "visualizations",
+    "rollbackVisualizationMetadata": "visualizations",
     "listInsights": "insights",
     "downloadInsights": "insight_downloads",
 }
-LISTED = ("assets", "insights")  # kinds whose answer is a list of them, under their name
+# a list's array key
+LIST_KEYS = {"assets": "assets", "visualizations": "visualization", "insights": "insights"}
 # What one answer showed: "jobs", "tasks", "downloads", "aois", "assets", "aoi_downloads",
-# "insights" or "insight_downloads" -> its states, first seen first.
+# "visualizations", "insights" or "insight_downloads" -> its states, first seen first.
 States = Mapping[str, Sequence[str]]
 
 
@@ -73,6 +77,11 @@ def aoi_download_states(status: str) -> States:
     return {"aoi_downloads": (status,)}
 
 
+def visualization_states(statuses: Iterable[str]) -> States:
+    """The states a visualization, or a page of them, shows (each once)."""
+    return {"visualizations": tuple(dict.fromkeys(statuses))}
+
+
 def insight_states(statuses: Iterable[str]) -> States:
     """The states a list of insights shows (each once)."""
     return {"insights": tuple(dict.fromkeys(statuses))}
@@ -98,12 +107,13 @@ def states_in_body(operation_id: str | None, status: int, body: bytes | None) ->
         document = json.loads(body)
     except ValueError:
         return None
-    if kind in LISTED and isinstance(document, dict) and isinstance(document.get(kind), list):
+    listed = LIST_KEYS.get(kind)
+    if listed and isinstance(document, dict) and isinstance(document.get(listed), list):
         return {
             kind: tuple(
                 dict.fromkeys(
                     a["status"]
-                    for a in document[kind]
+                    for a in document[listed]
                     if isinstance(a, dict) and isinstance(a.get("status"), str)
                 )
             )

@@ -10,7 +10,7 @@ seed and the same calls give the same faults, whichever worker serves them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,14 +171,15 @@ class FaultRule:
 @dataclass(frozen=True)
 class Scenario:
     """Domain scenarios: failing tasks, slow jobs, slow packages, short URLs, revoked keys,
-    AOIs that fail, AOI downloads that wait, insights that fail, insight packages that
-    wait, a recording to replay."""
+    AOIs and visualizations that fail, AOI downloads that wait, insights that fail,
+    insight packages that wait, a recording to replay."""
 
     task_failures: tuple[Mapping[str, Any], ...] = ()
     slow_jobs: tuple[Mapping[str, Any], ...] = ()
     pending_seconds: float | None = None
     pending_polls: int | None = None
     aoi_outcomes: tuple[Mapping[str, Any], ...] = ()
+    visualization_outcomes: tuple[Mapping[str, Any], ...] = ()
     aoi_download_seconds: float = 0.0
     aoi_download_polls: int = 0
     insight_failures: tuple[Mapping[str, Any], ...] = ()
@@ -201,6 +202,7 @@ class Scenario:
             pending_seconds=downloads.get("pending_seconds"),
             pending_polls=downloads.get("pending_polls"),
             aoi_outcomes=tuple(data.get("aoi_outcomes") or ()),
+            visualization_outcomes=tuple(data.get("visualization_outcomes") or ()),
             aoi_download_seconds=float(aoi_downloads.get("pending_seconds", 0.0)),
             aoi_download_polls=int(aoi_downloads.get("pending_polls", 0)),
             insight_failures=tuple(data.get("insight_failures") or ()),
@@ -234,14 +236,11 @@ class Scenario:
 
     def aoi_outcome(self, project_id: str, name: str) -> str:
         """How a new AOI's processing ends: the last matching entry's outcome, or success."""
-        outcome = "success"
-        for entry in self.aoi_outcomes:
-            if (
-                entry.get("project_id", project_id) == project_id
-                and entry.get("name", name) == name
-            ):
-                outcome = str(entry["outcome"])
-        return outcome
+        return _outcome(self.aoi_outcomes, project_id=project_id, name=name)
+
+    def visualization_outcome(self, project_id: str, index_name: str) -> str:
+        """How a new visualization ends: the last matching entry's outcome, or success."""
+        return _outcome(self.visualization_outcomes, project_id=project_id, index_name=index_name)
 
     def insight_failure(self, block: str, aoi_id: str) -> str:
         """The err_msg a new insight fails with ("" = it completes): the last entry that
@@ -255,6 +254,15 @@ class Scenario:
     def revoked(self, key: str, at: float) -> bool:
         revoked_at = self.revocations.get(key)
         return revoked_at is not None and at >= revoked_at
+
+
+def _outcome(entries: Sequence[Mapping[str, Any]], **facts: str) -> str:
+    """The outcome of the last entry whose every named fact matches, or success."""
+    outcome = "success"
+    for entry in entries:
+        if all(entry.get(name, value) == value for name, value in facts.items()):
+            outcome = str(entry["outcome"])
+    return outcome
 
 
 def with_absolute_times(scenario: Mapping[str, Any], now: float) -> dict[str, Any]:

@@ -61,6 +61,31 @@ STEPS: tuple[tuple[str, ...], ...] = (
     ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
     PRIMARY KEY (namespace, id))""",
     ),
+    (  # custom indices, visualizations (their assets and legends are derived), legend edits
+        """CREATE TABLE IF NOT EXISTS indices (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, workspace TEXT NOT NULL,
+    name TEXT NOT NULL, description TEXT NOT NULL, expression TEXT NOT NULL,
+    colormap TEXT NOT NULL, satellite_id TEXT NOT NULL, expression_type TEXT NOT NULL,
+    rescale_low INTEGER NOT NULL, rescale_high INTEGER NOT NULL, created_by TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS indices_by_seq ON indices (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS visualizations (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, aoi_id TEXT NOT NULL,
+    index_id TEXT NOT NULL, index_name TEXT NOT NULL, index_type TEXT NOT NULL,
+    expression TEXT NOT NULL, expression_type TEXT NOT NULL, colormap TEXT NOT NULL,
+    rescale_low INTEGER NOT NULL, rescale_high INTEGER NOT NULL, workspace TEXT NOT NULL,
+    created_by TEXT NOT NULL, created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    source_ids TEXT NOT NULL, resolution REAL NOT NULL, outcome TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS visualizations_by_seq ON visualizations (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS legend_edits (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+    visualization_id TEXT NOT NULL, mode TEXT NOT NULL, dates TEXT NOT NULL, bins TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS legend_edits_by_seq ON legend_edits (namespace, seq)",
+    ),
     (  # insights, their soft deletions and their downloads
         """CREATE TABLE IF NOT EXISTS insights (
     namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, aoi_id TEXT NOT NULL,
@@ -90,6 +115,9 @@ NAMESPACED_TABLES = (
     "downloads",
     "aois",
     "aoi_downloads",
+    "indices",
+    "visualizations",
+    "legend_edits",
     "insights",
     "insight_deletions",
     "insight_downloads",
