@@ -1,4 +1,4 @@
-"""An example Pixxel API client: make an AOI, run an insight block on it, download the result.
+"""An example Pixxel API client: an AOI, an index's PNG over it, an insight, its download.
 
     python examples/insight_client.py --base-url http://127.0.0.1:8080 \\
         --key KEY --project 9531985d-5d9d-49f8-9818-e811892f902b --out insight.zip
@@ -6,12 +6,13 @@
 KEY is your API key or, against the mock, a key of its fixtures/keys.yaml.
 
 The journey: find archive items over a polygon (`POST /v0/search`, one satellite after
-the other), create an AOI from them and wait until it is processed, pick the mosaic
-asset, estimate the insight's cost, create it, poll the list until it ends, then repeat
-the download PUT until the package is ready and fetch it through its signed URL. It
-retries throttling and gateway errors as pipeline_client.py does, and reports a failed
-AOI or insight as its outcome rather than crashing.
-(Index and visualization steps come with the Indices and Visualizations operations.)
+the other), create an AOI from them and wait until it is processed; find the satellite's
+NDVI index, visualize it over the AOI, wait for the visualization and save its PNG for
+one capture date (`--out` with `.png`); pick the mosaic asset, estimate the insight's
+cost, create it, poll the list until it ends, then repeat the download PUT until the
+package is ready and fetch it through its signed URL. It retries throttling and gateway
+errors as pipeline_client.py does, and reports a failed AOI, visualization or insight as
+its outcome rather than crashing.
 """
 
 from __future__ import annotations
@@ -33,14 +34,17 @@ POLYGON = {  # fields near Ludhiana, where the mock's archive has Pixxel scenes
     "type": "Polygon",
     "coordinates": [[[75.8, 30.88], [75.9, 30.88], [75.9, 30.96], [75.8, 30.96], [75.8, 30.88]]],
 }
-AOI_DONE = {"success", "partial_success", "failed"}
+AOI_DONE = {"success", "partial_success", "failed"}  # AOIs' and visualizations' ends
 INSIGHT_DONE = {"completed", "failed"}
+IMAGERY = ("mosaic", "stac_item")  # an AOI's own assets (visualizations add theirs)
 
 
 @dataclass(frozen=True)
 class InsightOutcome:
     aoi_id: str
     aoi_status: str
+    visualization_status: str = ""  # "" if the satellite has no NDVI index
+    png_bytes: int = 0
     insight_id: str = ""
     status: str = ""  # the insight's last status ("" if it never ran)
     cost: int = 0  # the estimate, in credits
@@ -95,11 +99,48 @@ class InsightClient(PixxelClient):
     def aoi(self, aoi_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v0/aoi/{aoi_id}")
 
+    def assets(self, aoi_id: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/v0/aois/{aoi_id}/assets", limit="500")["assets"]
+
     def best_asset(self, aoi_id: str) -> dict[str, Any]:
         """The mosaic if it succeeded (a `partial_success` AOI lacks it), else an item's."""
-        assets = self._call("GET", f"/v0/aois/{aoi_id}/assets", limit="500")["assets"]
-        done = [a for a in assets if a["status"] == "success"]
+        done = [
+            a
+            for a in self.assets(aoi_id)
+            if a["status"] == "success" and a["asset_type"] in IMAGERY
+        ]
         return sorted(done, key=lambda a: a["asset_type"] != "mosaic")[0]
+
+    def index(self, satellite_id: str, name: str) -> dict[str, Any] | None:
+        indices = self._call("GET", "/v0/indices", satellite_id=satellite_id, limit="500")
+        return next((i for i in indices["indices"] if i["name"] == name), None)
+
+    def visualize(self, aoi_id: str, index_id: str, deadline: float) -> dict[str, Any]:
+        """Create a visualization of the index over the AOI and wait until it ends."""
+        made = self._call("POST", f"/v0/aois/{aoi_id}/visualizations", {"index_id": index_id})
+
+        def read() -> dict[str, Any]:
+            listed = self._call("GET", f"/v0/aois/{aoi_id}/visualizations", limit="500")
+            return next(v for v in listed["visualization"] if v["id"] == made["id"])
+
+        return self.wait(read, AOI_DONE, deadline)
+
+    def png(self, aoi_id: str, visualization: dict[str, Any]) -> bytes | None:
+        """The dynamic-legend PNG of the first capture date whose asset succeeded."""
+        dates = sorted(
+            a["date"].replace("-", "_")
+            for a in self.assets(aoi_id)
+            if a["visualization_id"] == visualization["id"] and a["status"] == "success"
+        )
+        if not dates:
+            return None
+        body = {
+            "index_id": visualization["index_id"],
+            "date": dates[0],
+            "visualization_mode": "dynamic",
+        }
+        path = f"/v0/aois/{aoi_id}/visualizations/{visualization['id']}/png"
+        return self._call("POST", path, body, raw=True)
 
     def insight_body(self, block_name: str, asset: dict[str, Any]) -> dict[str, Any]:
         """The newest version of an insight block, its raster inputs filled from the asset."""
@@ -149,21 +190,38 @@ def run_insight(
     block: str = "crop-classification",
     deadline: float = 3600.0,
 ) -> InsightOutcome:
-    """AOI -> insight -> download. Writes the ZIP to `out` when the insight completed."""
+    """AOI -> index -> visualization PNG -> insight -> download. Writes the PNG beside
+    `out` (suffix .png) and the ZIP to `out` when the insight completed."""
     aoi = client.create_aoi(project_id, f"insight example {uuid.uuid4().hex[:8]}", POLYGON)
     aoi_id = aoi["aoi_id"]
     aoi = client.wait(lambda: client.aoi(aoi_id), AOI_DONE, deadline)
     print(f"AOI {aoi_id} {aoi['status']}")
+    outcome = InsightOutcome(aoi_id, aoi["status"])
     if aoi["status"] not in ("success", "partial_success"):
-        return InsightOutcome(aoi_id, aoi["status"])
+        return outcome
+    ndvi = client.index(aoi["satellite_id"], "NDVI")
+    if ndvi is not None:
+        visualization = client.visualize(aoi_id, ndvi["id"], deadline)
+        png = client.png(aoi_id, visualization)
+        print(f"visualization {visualization['id']} {visualization['status']}")
+        if png is not None:
+            out.with_suffix(".png").write_bytes(png)
+            print(f"NDVI image written to {out.with_suffix('.png')}")
+        outcome = dataclasses.replace(
+            outcome, visualization_status=visualization["status"], png_bytes=len(png or b"")
+        )
     body = client.insight_body(block, client.best_asset(aoi_id))
     cost = client.estimate_insight(aoi_id, body)
     insight_id = client.create_insight(aoi_id, body)
     print(f"insight {insight_id} created (estimated cost {cost} credits)")
     insight = client.wait(lambda: client.insight(aoi_id, insight_id), INSIGHT_DONE, deadline)
     print(f"insight {insight_id} {insight['status']} ({insight['progress']}%)")
-    outcome = InsightOutcome(
-        aoi_id, aoi["status"], insight_id, insight["status"], cost, insight["err_msg"]
+    outcome = dataclasses.replace(
+        outcome,
+        insight_id=insight_id,
+        status=insight["status"],
+        cost=cost,
+        err_msg=insight["err_msg"],
     )
     if insight["status"] != "completed":
         return outcome

@@ -51,8 +51,11 @@ class PixxelClient:
         self.poll_delay, self.max_delay = poll_delay, max_delay
         self.attempts, self.timeout = attempts, timeout
 
-    def _call(self, method: str, path: str, body: Any = None, **params: str) -> Any:
-        """One API call with retries; `body` is sent as JSON; a body-less answer is None."""
+    def _call(
+        self, method: str, path: str, body: Any = None, raw: bool = False, **params: str
+    ) -> Any:
+        """One API call with retries; `body` is sent as JSON; the answer is its JSON (None
+        if it has no body), or its bytes if `raw`."""
         delay = self.poll_delay
         for attempt in range(1, self.attempts + 1):
             try:
@@ -79,6 +82,8 @@ class PixxelClient:
                 raise PixxelError(
                     response.status_code, error.get("code", ""), error.get("message", "")
                 )
+            if raw:
+                return response.content
             return response.json() if response.content else None
         raise AssertionError("unreachable")
 

@@ -10,6 +10,7 @@ import zipfile
 from typing import Any
 
 import pytest
+from PIL import Image
 from rasterio.io import MemoryFile
 
 from pixxel_mock.server.model.catalog import load_catalog
@@ -434,6 +435,9 @@ def test_the_example_client_runs_an_insight_and_downloads_it(pixxel_mock, tmp_pa
     pixxel_mock.set_clock(mode="polls")
     outcome = run_insight(client, AGRI, tmp_path / "insight.zip")
     assert (outcome.aoi_status, outcome.status, outcome.cost) == ("success", "completed", 12)
+    assert outcome.visualization_status == "success"
+    with Image.open(tmp_path / "insight.png") as png:  # the NDVI image with its legend
+        assert png.format == "PNG" and png.size[0] > 0
     names = zipfile.ZipFile(tmp_path / "insight.zip").namelist()
     assert names == [
         "manifest.json",
@@ -468,6 +472,10 @@ def test_the_example_client_survives_explore(pixxel_mock, tmp_path) -> None:
         "getAoi",
         "listAoiAssets",
         "listInsightBlocks",
+        "listIndices",
+        "createVisualization",
+        "listVisualizations",
+        "generateIndexPng",
         "createInsights",
         "listInsights",
         "downloadInsights",
@@ -483,6 +491,7 @@ def test_the_example_client_survives_explore(pixxel_mock, tmp_path) -> None:
         if not isinstance(outcome, InsightOutcome):
             return  # refused by a fault: reported as PixxelError
         assert outcome.status != "completed" or outcome.package_bytes > 0
+        assert outcome.visualization_status != "success" or outcome.png_bytes > 0
         scenario = run.behaviour["scenario"]
         if outcome.status and "insight_failures" in scenario:
             assert (outcome.status, outcome.err_msg) == (
