@@ -337,6 +337,11 @@ PUT_REFUSALS = {
          "legend": {"D": [{"color": "#000000", "label": "a", "min": 0, "max": 1}]}},
         "dynamic_bins",
     ),
+    "lone-surrogate-label": (
+        {"visualization_mode": "dynamic", "dynamic_bins": 1,
+         "legend": {"D": [{"color": "#000000", "label": "\ud800"}]}},
+        "label",
+    ),
     "bad-colour": (
         {"visualization_mode": "dynamic", "dynamic_bins": 1,
          "legend": {"D": [{"color": "red", "label": "a"}]}},
