@@ -337,6 +337,11 @@ PUT_REFUSALS = {
          "legend": {"D": [{"color": "#000000", "label": "a", "min": 0, "max": 1}]}},
         "dynamic_bins",
     ),
+    "lone-surrogate-label": (
+        {"visualization_mode": "dynamic", "dynamic_bins": 1,
+         "legend": {"D": [{"color": "#000000", "label": "\ud800"}]}},
+        "label",
+    ),
     "bad-colour": (
         {"visualization_mode": "dynamic", "dynamic_bins": 1,
          "legend": {"D": [{"color": "red", "label": "a"}]}},
@@ -554,3 +559,50 @@ def test_partial_success_under_a_scenario_keeps_the_legend_of_the_dates_made(
     assert list(detail["metadata"]["legend"]) == [made]
     untouched = _visualize(client, aoi, "NDWI")  # the entry names NDVI only
     assert _listed(client, untouched).json["visualization"][0]["status"] == "success"
+
+
+def test_coverage_snapshots_and_reset_cover_visualizations_and_their_edits(
+    client: Any, app: Any
+) -> None:
+    aoi = _aoi(client, app)
+    visualization = _visualize(client, aoi, done=False)
+    advance(client, 100)
+    _listed(client, visualization)
+    assert client.get("/__mock/coverage").json["states"]["visualizations"] == [
+        "creating",
+        "success",
+    ]
+    date = _dates(aoi)[0]
+    assert _rollback(client, visualization, [date], "theoretical").status_code == 200
+    custom = {
+        "name": "Mine", "description": "", "expression": "B078", "colormap": "greys",
+        "satellite_id": aoi["satellite_id"], "rescale": [0, 10000], "expression_type": "grayscale",
+    }  # fmt: skip
+    assert client.post("/v0/indices", json=custom, headers=ALPHA).status_code == 201
+    snapshot = client.get("/__mock/state").json
+    assert [v["id"] for v in snapshot["visualizations"]] == [visualization["id"]]
+    assert [e["mode"] for e in snapshot["legend_edits"]] == ["theoretical"]
+    assert [i["name"] for i in snapshot["indices"]] == ["Mine"]
+    before = _detail(app, visualization)
+    client.post("/__mock/reset")
+    assert _listed(client, visualization).status_code == 404  # the AOI went too
+    assert client.put("/__mock/state", json=snapshot).status_code == 200
+    assert _detail(app, visualization) == before
+
+
+def test_in_polls_mode_each_listing_moves_a_visualization_one_step(client: Any, app: Any) -> None:
+    aoi = _aoi(client, app)
+    assert client.put("/__mock/clock", json={"mode": "polls"}).status_code == 200
+    visualization = _visualize(client, aoi, done=False)
+    seen = [_listed(client, visualization).json["visualization"][0] for _ in range(5)]
+    assert [v["progress"] for v in seen] == sorted(v["progress"] for v in seen)
+    assert seen[0]["status"] == "creating" and seen[-1]["status"] == "success"
+
+
+def test_visualization_assets_have_no_files_to_download(client: Any, app: Any) -> None:
+    aoi = _aoi(client, app)
+    made = _visualize(client, aoi)["assets"][0]["id"]
+    response = client.post(
+        f"/v0/aois/{aoi['aoi_id']}/downloads", json={"asset_ids": [made]}, headers=ALPHA
+    )
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_asset"

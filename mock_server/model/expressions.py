@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_DEPTH = 32  # nested parentheses and unary signs: deeper formulas are refused, not recursed
-_TOKEN = re.compile(
-    r"\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_]\w*)|(\S))"
+_TOKEN = re.compile(  # ASCII: a digit or letter of another script is not a number or band
+    r"\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_]\w*)|(\S))",
+    re.ASCII,
 )
 
 
@@ -97,15 +98,15 @@ def evaluate(node: Node, bands: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.where(np.isfinite(result), result, np.nan)
 
 
-def _tokens(text: str) -> list[tuple[str, int]]:
-    """(token, offset) pairs; a number is kept as its text."""
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    """(token, offset, kind) triples, kind 1 a number, 2 a name, 3 any other character."""
     tokens, offset = [], 0
     while offset < len(text):
         match = _TOKEN.match(text, offset)
         if match is None:  # only whitespace is left
             break
-        token = match.group(1) or match.group(2) or match.group(3)
-        tokens.append((token, match.start(match.lastindex or 0)))
+        kind = match.lastindex or 3
+        tokens.append((match.group(kind), match.start(kind), kind))
         offset = match.end()
     if not tokens:
         raise ExpressionError("the expression is empty")
@@ -115,7 +116,7 @@ def _tokens(text: str) -> list[tuple[str, int]]:
 class _Parser:
     """Recursive descent over the tokens, depth-limited."""
 
-    def __init__(self, tokens: list[tuple[str, int]], band_names: frozenset[str]) -> None:
+    def __init__(self, tokens: list[tuple[str, int, int]], band_names: frozenset[str]) -> None:
         self.tokens, self.band_names = tokens, band_names
         self.position = 0
         self.used: list[str] = []
@@ -160,6 +161,7 @@ class _Parser:
         where = self.offset()
         if token is None:
             raise ExpressionError("the expression ends where a value was expected")
+        kind = self.tokens[self.position][2]
         if token == "(":
             self.take()
             node = self.expr(depth + 1)
@@ -168,9 +170,9 @@ class _Parser:
             self.take()
             return node
         self.take()
-        if token[0].isdigit() or token[0] == ".":
+        if kind == 1:
             return Number(float(token))
-        if token[0].isalpha() or token[0] == "_":
+        if kind == 2:
             if token not in self.band_names:
                 raise ExpressionError(
                     f"{token!r} at {where} is not a band of the satellite"
