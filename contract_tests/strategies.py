@@ -3,7 +3,7 @@
 Nothing is listed by hand: the space comes from the statuses each operation documents
 (openapi/pixxel.yaml) that a fault rule may answer (openapi/control.yaml), the headers
 those responses declare (Retry-After on 429), the tasks of the fixture workflows, the
-failure types and shortest URL lifetime of the scenario schema, and the failure messages of
+failure types, AOI outcomes and shortest URL lifetime of the scenario schema, and the failure messages of
 the fixtures and the scenario library. A behaviour is the content of a scenario file,
 `{"faults": [...], "scenario": {...}}`, so what `pixxel-mock serve --scenario FILE` and the
 fixture's `apply_scenario` take. Shrinking goes toward fewer faults, earlier and shorter
@@ -34,8 +34,11 @@ class BehaviourSpace:
     retry_after: frozenset[tuple[str, int]]  # (operationId, status) whose answer has Retry-After
     tasks: tuple[str, ...]
     failure_types: tuple[str, ...]
-    messages: tuple[str, ...]  # err_msg of the fixtures' failing tasks and library scenarios
+    # err_msg of the fixtures' failing tasks and of the library's task and insight failures
+    messages: tuple[str, ...]
     min_url_ttl: int  # the shortest signed-URL lifetime a scenario may set
+    aoi_outcomes: tuple[str, ...]  # how a scenario may make AOIs end, success aside
+    visualization_outcomes: tuple[str, ...]  # and visualizations
     key: str  # the fixtures' first usable key: the client's, unless explore is given another
 
     @classmethod
@@ -89,9 +92,14 @@ class BehaviourSpace:
         } | {
             failure["err_msg"]
             for scenario in library.values()
-            for failure in (scenario.content.get("scenario") or {}).get("task_failures", [])
+            for kind in ("task_failures", "insight_failures")
+            for failure in (scenario.content.get("scenario") or {}).get(kind, [])
+            if "err_msg" in failure
         }
         ttl = schemas["Scenario"]["properties"]["signed_urls"]["properties"]["ttl_seconds"]
+        scenario = schemas["Scenario"]["properties"]
+        outcome = scenario["aoi_outcomes"]["items"]["properties"]["outcome"]
+        shown = scenario["visualization_outcomes"]["items"]["properties"]["outcome"]
         return cls(
             statuses={op: found for op, found in documented.items() if found},
             retry_after=retry_after,
@@ -99,6 +107,8 @@ class BehaviourSpace:
             failure_types=tuple(task_failure["properties"]["failure_type"]["enum"]),
             messages=tuple(sorted(messages)),
             min_url_ttl=int(ttl["minimum"]),
+            aoi_outcomes=tuple(o for o in outcome["enum"] if o != "success"),
+            visualization_outcomes=tuple(o for o in shown["enum"] if o != "success"),
             key=client_key(catalog),
         )
 
@@ -142,6 +152,27 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
             "signed_urls": st.fixed_dictionaries(
                 {"ttl_seconds": st.integers(space.min_url_ttl, 3600)}
             ),
+            "aoi_outcomes": st.lists(
+                st.fixed_dictionaries({"outcome": st.sampled_from(space.aoi_outcomes)}),
+                min_size=1,
+                max_size=1,
+            ),
+            "aoi_downloads": st.fixed_dictionaries(
+                {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
+            ),
+            "visualization_outcomes": st.lists(
+                st.fixed_dictionaries({"outcome": st.sampled_from(space.visualization_outcomes)}),
+                min_size=1,
+                max_size=1,
+            ),
+            "insight_failures": st.lists(
+                st.fixed_dictionaries({"err_msg": st.sampled_from(space.messages)}),
+                min_size=1,
+                max_size=1,
+            ),
+            "insight_downloads": st.fixed_dictionaries(
+                {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
+            ),
         },
     )
 
@@ -159,7 +190,9 @@ def server_behaviours(
 
     `retry_after`: the seconds a Retry-After header asks for (default 0 or 1: real seconds
     the client sleeps, so kept short). `revocations`, `scenarios`: include key revocations
-    and domain scenarios (failing tasks, pending packages, short-lived signed URLs)."""
+    and domain scenarios (failing tasks, pending packages, short-lived signed URLs, failing
+    AOIs and visualizations, pending AOI downloads, failing insights, pending insight
+    packages)."""
     space = space or BehaviourSpace.derive()
     waits = retry_after if retry_after is not None else st.sampled_from([0, 1])
     fault = _status_fault(space, waits)

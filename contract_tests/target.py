@@ -7,7 +7,11 @@ from typing import Any
 import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
-from schemathesis.config._checks import MissingRequiredHeaderConfig
+from schemathesis.config._checks import (
+    NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES,
+    MissingRequiredHeaderConfig,
+    NegativeDataRejectionConfig,
+)
 
 from pixxel_mock.contract.options import ContractOptions
 from pixxel_mock.contract.transport import HttpTransport, Transport, WsgiTransport, per_second
@@ -34,7 +38,16 @@ SEMANTIC_REFUSALS = {
 }
 SEMANTIC_REFUSAL_CODE = "invalid_parameter"
 SHADOWED_BLOCK_NAMES = ("workflows", "insights")  # /v0/blocks/{name} vs the literal lists
-WRITE_OPERATIONS = {"createJob": "creates a billable job; pass --allow-writes to include it"}
+WRITE_OPERATIONS = {
+    "createJob": "creates a billable job; pass --allow-writes to include it",
+    "createAoi": "creates an AOI in a project of the key; pass --allow-writes to include it",
+    "createIndex": "creates a custom index in the key's workspace; pass --allow-writes to include it",
+    "createVisualization": "creates a visualization of an AOI; pass --allow-writes to include it",
+    "updateVisualizationMetadata": "changes a visualization's legend; pass --allow-writes to include it",
+    "rollbackVisualizationMetadata": "changes a visualization's legend; pass --allow-writes to include it",
+    "createInsights": "runs a billable insight on an AOI; pass --allow-writes to include it",
+    "deleteInsights": "deletes an insight of an AOI; pass --allow-writes to include it",
+}
 
 
 def in_process_app(options: ContractOptions) -> Any:
@@ -61,6 +74,10 @@ def build_schema(options: ContractOptions, app: Any = None) -> Any:
         database="none",
     )
     schema.config.checks.missing_required_header = MissingRequiredHeaderConfig(enabled=False)
+    # a schema-violating body can also be too large: its documented 413 rejects it too
+    schema.config.checks.negative_data_rejection = NegativeDataRejectionConfig(
+        expected_statuses=[*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
+    )
     schema.hook(filter_path_parameters)
     if not options.writes_allowed:
         for operation_id in WRITE_OPERATIONS:

@@ -51,12 +51,20 @@ class PixxelClient:
         self.poll_delay, self.max_delay = poll_delay, max_delay
         self.attempts, self.timeout = attempts, timeout
 
-    def _call(self, method: str, path: str, **params: str) -> Any:
+    def _call(
+        self, method: str, path: str, body: Any = None, raw: bool = False, **params: str
+    ) -> Any:
+        """One API call with retries; `body` is sent as JSON; the answer is its JSON (None
+        if it has no body), or its bytes if `raw`."""
         delay = self.poll_delay
         for attempt in range(1, self.attempts + 1):
             try:
                 response = self.session.request(
-                    method, self.base_url + path, params=params or None, timeout=self.timeout
+                    method,
+                    self.base_url + path,
+                    params=params or None,
+                    json=body,
+                    timeout=self.timeout,
                 )
             except requests.ConnectionError:
                 if attempt == self.attempts:
@@ -74,7 +82,9 @@ class PixxelClient:
                 raise PixxelError(
                     response.status_code, error.get("code", ""), error.get("message", "")
                 )
-            return response.json()
+            if raw:
+                return response.content
+            return response.json() if response.content else None
         raise AssertionError("unreachable")
 
     def estimate(self, workflow_id: str) -> int:

@@ -147,7 +147,9 @@ def test_a_version_1_state_file_is_migrated_and_keeps_its_jobs_and_journal(
             str(SCHEMA_VERSION),
         )
         conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
-    with pytest.raises(StateFileError, match="has schema 99, this pixxel-mock reads 2"):
+    with pytest.raises(
+        StateFileError, match=f"has schema 99, this pixxel-mock reads {SCHEMA_VERSION}"
+    ):
         Store(state, Clock("manual", 1.0, 0.0, 0.0))
 
 

@@ -292,6 +292,12 @@ def test_library_lists_every_scenario_with_its_description(ns: Namespace) -> Non
         "revoked-key",
         "latency-p99",
         "slow-archive-search",
+        "aoi-failed",
+        "aoi-partial-success",
+        "aoi-download-pending",
+        "visualization-fails",
+        "insight-failed",
+        "insight-download-pending",
     }
     assert all(s["description"] for s in scenarios.values())
 

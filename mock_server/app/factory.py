@@ -11,8 +11,12 @@ from typing import Any
 
 from flask import Flask
 
+from pixxel_mock.server.api.aois import HANDLERS as AOI_HANDLERS
 from pixxel_mock.server.api.archive import HANDLERS as ARCHIVE_HANDLERS
 from pixxel_mock.server.api.handlers import HANDLERS as API_HANDLERS
+from pixxel_mock.server.api.indices import HANDLERS as INDEX_HANDLERS
+from pixxel_mock.server.api.insights import HANDLERS as INSIGHT_HANDLERS
+from pixxel_mock.server.api.visualizations import HANDLERS as VISUALIZATION_HANDLERS
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.instance import MockInstance
 from pixxel_mock.server.control.handlers import HANDLERS as CONTROL_HANDLERS
@@ -34,7 +38,16 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
         [
             Plane(
                 instance.api_spec,
-                HandlerRegistry({**API_HANDLERS, **ARCHIVE_HANDLERS}),
+                HandlerRegistry(
+                    {
+                        **API_HANDLERS,
+                        **AOI_HANDLERS,
+                        **ARCHIVE_HANDLERS,
+                        **INDEX_HANDLERS,
+                        **VISUALIZATION_HANDLERS,
+                        **INSIGHT_HANDLERS,
+                    }
+                ),
                 api_guard,
                 injectable=True,
             ),

@@ -19,15 +19,22 @@ from pixxel_mock.server.faults.scenarios import (
     install_recordings,
     server_rules,
 )
+from pixxel_mock.server.model.aoi_downloads import AoiDownloads
+from pixxel_mock.server.model.aois import Aois, AoiSettings
 from pixxel_mock.server.model.archive import Archive, load_archive_fixtures
 from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
 from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
+from pixxel_mock.server.model.indices import Indices, load_index_fixtures
+from pixxel_mock.server.model.insight_downloads import InsightDownloads
+from pixxel_mock.server.model.insights import Insights
 from pixxel_mock.server.model.jobs import Jobs
 from pixxel_mock.server.model.lifecycle import JobState
 from pixxel_mock.server.model.projects import Projects
+from pixxel_mock.server.model.rasters import write_geotiff
 from pixxel_mock.server.model.replay import Recording
 from pixxel_mock.server.model.sessions import Sessions
+from pixxel_mock.server.model.visualizations import Visualizations, VisualizationSettings
 from pixxel_mock.server.model.workflows import Workflows
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
@@ -51,6 +58,12 @@ class MockInstance:
     jobs: Jobs
     downloads: Downloads
     archive: Archive
+    aois: Aois
+    aoi_downloads: AoiDownloads
+    indices: Indices
+    visualizations: Visualizations
+    insights: Insights
+    insight_downloads: InsightDownloads
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
@@ -96,6 +109,25 @@ class MockInstance:
             url_ttl_seconds=config.url_ttl_seconds,
         )
         rules = server_rules(chosen, store.namespaces.initial_clock().sim_anchor)
+        archive = Archive(
+            load_archive_fixtures(config.fixtures_dir),
+            config.seed,
+            config.archive_items,
+            state_file.with_name(state_file.name + ".archive"),
+        )
+        aois = Aois(store, archive.items, config.seed, AoiSettings())
+        aoi_downloads = AoiDownloads(
+            aois, store, config.seed, config.url_ttl_seconds, write_geotiff
+        )
+        bands = {satellite.id: satellite.band_names for satellite in archive.satellites}
+        indices = Indices(
+            store,
+            load_index_fixtures(config.fixtures_dir, bands),
+            bands,
+            catalog.projects,
+            config.seed,
+        )
+        insights = Insights(catalog, aois, store, config.seed)
         instance = cls(
             config=config,
             api_spec=api_spec,
@@ -108,12 +140,21 @@ class MockInstance:
             workflows=workflows,
             jobs=jobs,
             downloads=Downloads(catalog, jobs, store, download_settings),
-            archive=Archive(
-                load_archive_fixtures(config.fixtures_dir),
+            archive=archive,
+            aois=aois,
+            aoi_downloads=aoi_downloads,
+            indices=indices,
+            visualizations=Visualizations(
+                store,
+                aois,
+                indices,
+                catalog.projects,
+                aoi_downloads.geotiff,
                 config.seed,
-                config.archive_items,
-                state_file.with_name(state_file.name + ".archive"),
+                VisualizationSettings(),
             ),
+            insights=insights,
+            insight_downloads=InsightDownloads(insights, store, config.seed, download_settings),
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,

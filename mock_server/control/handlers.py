@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Response
@@ -20,6 +21,7 @@ from pixxel_mock.server.handling import ApiError, Call, HandlerRegistry, Reply
 from pixxel_mock.server.model.coverage import Observation, coverage_of, documented_statuses
 from pixxel_mock.server.model.faults import with_absolute_times
 from pixxel_mock.server.model.replay import recording_id
+from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.model.timefmt import parse_rfc3339, rfc3339
 from pixxel_mock.server.state.clock import Clock
 from pixxel_mock.server.state.snapshot import restore, snapshot_of
@@ -271,10 +273,23 @@ def get_replayed_package(call: Call) -> Reply:
 
 @HANDLERS("getPackage")
 def get_package(call: Call) -> Reply:
+    return _zip(call, call.mock.downloads.package)
+
+
+@HANDLERS("getAoiPackage")
+def get_aoi_package(call: Call) -> Reply:
+    return _zip(call, call.mock.aoi_downloads.package)
+
+
+@HANDLERS("getInsightPackage")
+def get_insight_package(call: Call) -> Reply:
+    return _zip(call, call.mock.insight_downloads.package)
+
+
+def _zip(call: Call, package: Callable[[Session, str, str, str], bytes]) -> Reply:
+    """The ZIP behind a signed URL, as an attachment named by its download."""
     download_id = call.params["download_id"]
-    content = call.mock.downloads.package(
-        call.session, download_id, call.params["expires"], call.params["signature"]
-    )
+    content = package(call.session, download_id, call.params["expires"], call.params["signature"])
     return Response(
         content,
         status=200,
@@ -313,6 +328,58 @@ def _archive_file(call: Call, content: bytes, media_type: str, name: str) -> Res
 @HANDLERS("listNamespaces")
 def list_namespaces(call: Call) -> Reply:
     return 200, {"namespaces": call.mock.store.namespaces.names()}
+
+
+@HANDLERS("inspectAois")
+def inspect_aois(call: Call) -> Reply:
+    aois = [
+        {
+            "id": aoi.record.id,
+            "name": aoi.record.name,
+            "project_id": aoi.record.project_id,
+            "created_at": aoi.record.created_at,
+            "status": aoi.state.status,
+            "progress": aoi.state.progress,
+            "geometry": aoi.record.geometry,
+            "assets": [
+                {
+                    "id": asset.plan.id,
+                    "name": asset.plan.name,
+                    "asset_type": asset.plan.asset_type,
+                    "status": asset.status,
+                    "progress": asset.progress,
+                    "footprint": asset.plan.footprint.rings,
+                }
+                for asset in aoi.state.assets
+            ],
+        }
+        for aoi in call.mock.aois.of_namespace(call.session)
+    ]
+    return 200, {"namespace": call.namespace, "now": call.session.now, "aois": aois}
+
+
+@HANDLERS("inspectInsights")
+def inspect_insights(call: Call) -> Reply:
+    downloads = call.mock.insight_downloads.of_namespace(call.session)
+    insights = [
+        {
+            "id": view.record.id,
+            "name": view.record.name,
+            "aoi_id": view.record.aoi_id,
+            "block": f"{view.block.name}@{view.block.version}",
+            "created_at": view.record.created_at,
+            "status": view.status,
+            "progress": view.state.progress,
+            "err_msg": view.record.err_msg if view.status == "failed" else "",
+            "deleted_at": call.mock.insights.deleted_at(call.session, view.record.id),
+            "downloads": [
+                {"status": d.status, "signed_path": d.signed_path}
+                for d in downloads.get(view.record.id, [])
+            ],
+        }
+        for view in call.mock.insights.of_namespace(call.session)
+    ]
+    return 200, {"namespace": call.namespace, "now": call.session.now, "insights": insights}
 
 
 @HANDLERS("inspectJobs")

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 UNJOURNALED = ("/__mock", "/docs", "/openapi.")  # control plane, pages, contract
 JOURNALED_TEXT = 1024  # characters of a path or query string the journal keeps
-_DOMAIN_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400}
+_DOMAIN_STATUS = {"forbidden": 403, "not_found": 404, "invalid": 400, "conflict": 409}
 
 Endpoint = Callable[[Request, dict[str, str]], Response]  # may raise; see error_answer
 log = logging.getLogger("pixxel_mock")

@@ -174,6 +174,12 @@ def _file_validator(name: str) -> Any:
     return compile_schema({"$defs": document["$defs"], "$ref": f"#/$defs/{name}"})
 
 
+def closed_fixture_problem(name: str, document: Any) -> str | None:
+    """The first way a fixture file's document breaks its closed schema, or None: other
+    domain modules load their own files (indices.yaml) to the same standard."""
+    return first_error(_file_validator(name), document)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = read_yaml_cached(path)

@@ -24,8 +24,21 @@ STATE_OF = {
     "createJob": "jobs",
     "downloadJob": "downloads",
     "downloadTask": "downloads",
+    "createAoi": "aois",
+    "getAoi": "aois",
+    "listAoiAssets": "assets",
+    "createAoiDownload": "aoi_downloads",
+    "getAoiDownload": "aoi_downloads",
+    "createVisualization": "visualizations",
+    "listVisualizations": "visualizations",
+    "rollbackVisualizationMetadata": "visualizations",
+    "listInsights": "insights",
+    "downloadInsights": "insight_downloads",
 }
-# What one answer showed: "jobs", "tasks" or "downloads" -> its states, first seen first.
+# a list's array key
+LIST_KEYS = {"assets": "assets", "visualizations": "visualization", "insights": "insights"}
+# What one answer showed: "jobs", "tasks", "downloads", "aois", "assets", "aoi_downloads",
+# "visualizations", "insights" or "insight_downloads" -> its states, first seen first.
 States = Mapping[str, Sequence[str]]
 
 
@@ -51,6 +64,33 @@ def download_states(status: str) -> States:
     return {"downloads": (status,)}
 
 
+def aoi_states(status: str) -> States:
+    return {"aois": (status,)}
+
+
+def asset_states(statuses: Iterable[str]) -> States:
+    """The states a page of assets shows (each once)."""
+    return {"assets": tuple(dict.fromkeys(statuses))}
+
+
+def aoi_download_states(status: str) -> States:
+    return {"aoi_downloads": (status,)}
+
+
+def visualization_states(statuses: Iterable[str]) -> States:
+    """The states a visualization, or a page of them, shows (each once)."""
+    return {"visualizations": tuple(dict.fromkeys(statuses))}
+
+
+def insight_states(statuses: Iterable[str]) -> States:
+    """The states a list of insights shows (each once)."""
+    return {"insights": tuple(dict.fromkeys(statuses))}
+
+
+def insight_download_states(status: str) -> States:
+    return {"insight_downloads": (status,)}
+
+
 def encoded_states(states: States) -> str:
     """The journal's form of an answer's states (compact JSON). A job's is made once per
     rendered state, not per poll: encoding costs more than the rest of the journal entry."""
@@ -61,16 +101,27 @@ def states_in_body(operation_id: str | None, status: int, body: bytes | None) ->
     """The states in an answer's JSON body, for answers whose states nobody noted
     (recordings, `Prefer` examples); None if the answer shows none."""
     kind = STATE_OF.get(operation_id or "")
-    if kind is None or body is None or status != 200:
+    if kind is None or body is None or status not in (200, 201):
         return None
     try:
         document = json.loads(body)
     except ValueError:
         return None
+    listed = LIST_KEYS.get(kind)
+    if listed and isinstance(document, dict) and isinstance(document.get(listed), list):
+        return {
+            kind: tuple(
+                dict.fromkeys(
+                    a["status"]
+                    for a in document[listed]
+                    if isinstance(a, dict) and isinstance(a.get("status"), str)
+                )
+            )
+        }
     if not isinstance(document, dict) or not isinstance(document.get("status"), str):
         return None
-    if kind == "downloads":
-        return download_states(document["status"])
+    if kind != "jobs":
+        return {kind: (document["status"],)}
     tasks = document.get("tasks")
     tasks = tasks if isinstance(tasks, list) else []
     return job_states(

@@ -35,3 +35,7 @@ class InvalidInput(DomainError):
     that is not closed, a bbox with west beyond ±180): `details` names the field."""
 
     kind = "invalid"
+
+
+class Conflict(DomainError):
+    kind = "conflict"

@@ -10,7 +10,7 @@ seed and the same calls give the same faults, whichever worker serves them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from pixxel_mock.server.model.timefmt import parse_rfc3339, rfc3339
 
 NO_BODY = object()
 DEFAULT_RETRY_AFTER = "1"  # seconds, on a 429 whose rule sets no Retry-After
+DEFAULT_INSIGHT_ERROR = "Insight processing failed: the block stopped with a runtime error."
 
 
 @dataclass(frozen=True)
@@ -170,12 +171,20 @@ class FaultRule:
 @dataclass(frozen=True)
 class Scenario:
     """Domain scenarios: failing tasks, slow jobs, slow packages, short URLs, revoked keys,
-    a recording to replay."""
+    AOIs and visualizations that fail, AOI downloads that wait, insights that fail,
+    insight packages that wait, a recording to replay."""
 
     task_failures: tuple[Mapping[str, Any], ...] = ()
     slow_jobs: tuple[Mapping[str, Any], ...] = ()
     pending_seconds: float | None = None
     pending_polls: int | None = None
+    aoi_outcomes: tuple[Mapping[str, Any], ...] = ()
+    visualization_outcomes: tuple[Mapping[str, Any], ...] = ()
+    aoi_download_seconds: float = 0.0
+    aoi_download_polls: int = 0
+    insight_failures: tuple[Mapping[str, Any], ...] = ()
+    insight_download_seconds: float | None = None
+    insight_download_polls: int | None = None
     url_ttl_seconds: int | None = None
     revocations: Mapping[str, float] = field(default_factory=dict)
     replay: ReplaySettings | None = None
@@ -185,11 +194,20 @@ class Scenario:
     def from_json(cls, data: Mapping[str, Any] | None) -> Scenario:
         data = data or {}
         downloads = data.get("downloads") or {}
+        aoi_downloads = data.get("aoi_downloads") or {}
+        insight_downloads = data.get("insight_downloads") or {}
         return cls(
             task_failures=tuple(data.get("task_failures") or ()),
             slow_jobs=tuple(data.get("slow_jobs") or ()),
             pending_seconds=downloads.get("pending_seconds"),
             pending_polls=downloads.get("pending_polls"),
+            aoi_outcomes=tuple(data.get("aoi_outcomes") or ()),
+            visualization_outcomes=tuple(data.get("visualization_outcomes") or ()),
+            aoi_download_seconds=float(aoi_downloads.get("pending_seconds", 0.0)),
+            aoi_download_polls=int(aoi_downloads.get("pending_polls", 0)),
+            insight_failures=tuple(data.get("insight_failures") or ()),
+            insight_download_seconds=insight_downloads.get("pending_seconds"),
+            insight_download_polls=insight_downloads.get("pending_polls"),
             url_ttl_seconds=(data.get("signed_urls") or {}).get("ttl_seconds"),
             revocations={
                 r["key"]: parse_rfc3339(r["at"]) for r in data.get("key_revocations") or ()
@@ -216,9 +234,35 @@ class Scenario:
                 factor *= float(entry["factor"])
         return JobOverrides.of(slow_factor=factor, failures=failures)
 
+    def aoi_outcome(self, project_id: str, name: str) -> str:
+        """How a new AOI's processing ends: the last matching entry's outcome, or success."""
+        return _outcome(self.aoi_outcomes, project_id=project_id, name=name)
+
+    def visualization_outcome(self, project_id: str, index_name: str) -> str:
+        """How a new visualization ends: the last matching entry's outcome, or success."""
+        return _outcome(self.visualization_outcomes, project_id=project_id, index_name=index_name)
+
+    def insight_failure(self, block: str, aoi_id: str) -> str:
+        """The err_msg a new insight fails with ("" = it completes): the last entry that
+        matches its block and AOI."""
+        err_msg = ""
+        for entry in self.insight_failures:
+            if entry.get("block", block) == block and entry.get("aoi_id", aoi_id) == aoi_id:
+                err_msg = str(entry.get("err_msg") or DEFAULT_INSIGHT_ERROR)
+        return err_msg
+
     def revoked(self, key: str, at: float) -> bool:
         revoked_at = self.revocations.get(key)
         return revoked_at is not None and at >= revoked_at
+
+
+def _outcome(entries: Sequence[Mapping[str, Any]], **facts: str) -> str:
+    """The outcome of the last entry whose every named fact matches, or success."""
+    outcome = "success"
+    for entry in entries:
+        if all(entry.get(name, value) == value for name, value in facts.items()):
+            outcome = str(entry["outcome"])
+    return outcome
 
 
 def with_absolute_times(scenario: Mapping[str, Any], now: float) -> dict[str, Any]:

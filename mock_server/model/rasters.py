@@ -80,6 +80,21 @@ def write_geotiff(
         return bytes(memory.read())
 
 
+def read_geotiff(content: bytes) -> dict[str, np.ndarray]:
+    """A GeoTIFF's bands by description (band name) as floats, nodata as NaN: what an
+    index reads of an asset's file."""
+    with (
+        rasterio.Env(GDAL_NUM_THREADS="1"),
+        MemoryFile(content) as memory,
+        memory.open() as dataset,
+    ):
+        pixels = dataset.read().astype(np.float64)
+        names = [d or f"band{i + 1}" for i, d in enumerate(dataset.descriptions)]
+        if dataset.nodata is not None:
+            pixels[pixels == dataset.nodata] = np.nan
+    return dict(zip(names, pixels, strict=True))
+
+
 def write_png(seed: int, band_count: int, rgb: tuple[int, int, int], size: int = 64) -> bytes:
     """A PNG thumbnail: bands `rgb` (indices) of the seed's field, stretched to 8 bits,
     so it shows what the item's GeoTIFF holds."""

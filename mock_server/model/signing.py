@@ -18,11 +18,14 @@ def signature(secret: str, namespace: str, download_id: str, expires: int) -> st
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signed_path(secret: str, namespace: str, download_id: str, expires: int) -> str:
+def signed_path(
+    secret: str, namespace: str, download_id: str, expires: int, folder: str = ""
+) -> str:
     """The query needs no quoting: an integer and a hex digest (urlencode cost a tenth
-    of a download PUT)."""
-    query = f"expires={expires}&signature={signature(secret, namespace, download_id, expires)}"
-    return f"{DOWNLOAD_PREFIX}/{namespace}/{download_id}.zip?{query}"
+    of a download PUT). A `folder` (AOI downloads: `aois`) is part of what is signed."""
+    signed_id = f"{folder}/{download_id}" if folder else download_id
+    query = f"expires={expires}&signature={signature(secret, namespace, signed_id, expires)}"
+    return f"{DOWNLOAD_PREFIX}/{namespace}/{signed_id}.zip?{query}"
 
 
 def is_valid(secret: str, namespace: str, download_id: str, expires: str, given: str) -> bool:

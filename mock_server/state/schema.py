@@ -46,8 +46,82 @@ STEPS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE journal ADD COLUMN states TEXT",
         "CREATE TABLE IF NOT EXISTS recordings (id TEXT PRIMARY KEY, document TEXT NOT NULL)",
     ),
+    (  # AOIs (their assets are derived) and AOI downloads
+        """CREATE TABLE IF NOT EXISTS aois (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+    project_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,
+    satellite_id TEXT NOT NULL, provider TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    geometry TEXT NOT NULL, items TEXT NOT NULL, outcome TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS aois_by_seq ON aois (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS aoi_downloads (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, aoi_id TEXT NOT NULL,
+    asset_ids TEXT NOT NULL, created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+    ),
+    (  # custom indices, visualizations (their assets and legends are derived), legend edits
+        """CREATE TABLE IF NOT EXISTS indices (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, workspace TEXT NOT NULL,
+    name TEXT NOT NULL, description TEXT NOT NULL, expression TEXT NOT NULL,
+    colormap TEXT NOT NULL, satellite_id TEXT NOT NULL, expression_type TEXT NOT NULL,
+    rescale_low INTEGER NOT NULL, rescale_high INTEGER NOT NULL, created_by TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS indices_by_seq ON indices (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS visualizations (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, aoi_id TEXT NOT NULL,
+    index_id TEXT NOT NULL, index_name TEXT NOT NULL, index_type TEXT NOT NULL,
+    expression TEXT NOT NULL, expression_type TEXT NOT NULL, colormap TEXT NOT NULL,
+    rescale_low INTEGER NOT NULL, rescale_high INTEGER NOT NULL, workspace TEXT NOT NULL,
+    created_by TEXT NOT NULL, created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    source_ids TEXT NOT NULL, resolution REAL NOT NULL, outcome TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS visualizations_by_seq ON visualizations (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS legend_edits (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+    visualization_id TEXT NOT NULL, mode TEXT NOT NULL, dates TEXT NOT NULL, bins TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS legend_edits_by_seq ON legend_edits (namespace, seq)",
+    ),
+    (  # insights, their soft deletions and their downloads
+        """CREATE TABLE IF NOT EXISTS insights (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, aoi_id TEXT NOT NULL,
+    project_id TEXT NOT NULL, name TEXT NOT NULL, block_name TEXT NOT NULL,
+    block_version TEXT NOT NULL, input TEXT NOT NULL, metadata TEXT NOT NULL,
+    created_by TEXT NOT NULL, created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    err_msg TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS insights_by_seq ON insights (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS insight_deletions (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, deleted_at REAL NOT NULL,
+    deleted_by TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        """CREATE TABLE IF NOT EXISTS insight_downloads (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, insight_id TEXT NOT NULL,
+    inputs TEXT NOT NULL, outputs TEXT NOT NULL, created_at REAL NOT NULL,
+    polls INTEGER NOT NULL DEFAULT 0,
+    ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 
 # every table whose rows belong to one namespace: a reset or an eviction deletes them
-NAMESPACED_TABLES = ("jobs", "downloads", "namespaces", "fault_counts", "journal")
+NAMESPACED_TABLES = (
+    "jobs",
+    "downloads",
+    "aois",
+    "aoi_downloads",
+    "indices",
+    "visualizations",
+    "legend_edits",
+    "insights",
+    "insight_deletions",
+    "insight_downloads",
+    "namespaces",
+    "fault_counts",
+    "journal",
+)

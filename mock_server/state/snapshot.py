@@ -69,7 +69,10 @@ def restore(store: Store, snapshot: dict[str, Any]) -> None:
     records = [
         (
             table.kind,
-            [table.kind.to_row(table.kind.from_json(r)) for r in snapshot[table.kind.table]],
+            [
+                table.kind.to_row(table.kind.from_json(r))
+                for r in snapshot.get(table.kind.table, ())  # kinds newer than the snapshot
+            ],
         )
         for table in store.tables
     ]

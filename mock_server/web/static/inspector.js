@@ -125,6 +125,60 @@ async function refreshJobs() {
   );
 }
 
+// Outlines on a lon/lat grid (no tiles: offline): AOI polygons and their items' footprints.
+function drawAoiMap(aois) {
+  const svg = $("aoi-map");
+  const width = Number(svg.getAttribute("width"));
+  const height = Number(svg.getAttribute("height"));
+  const outlines = aois.flatMap((aoi) => [
+    { className: "aoi", ring: aoi.geometry[0], title: aoi.name },
+    ...aoi.assets
+      .filter((asset) => asset.asset_type === "stac_item")
+      .map((asset) => ({ className: "footprint", ring: asset.footprint[0], title: asset.name })),
+  ]);
+  const points = outlines.flatMap((outline) => outline.ring);
+  if (!points.length) {
+    svg.innerHTML = "";
+    return;
+  }
+  const [west, east] = [Math.min(...points.map((p) => p[0])), Math.max(...points.map((p) => p[0]))];
+  const [south, north] = [Math.min(...points.map((p) => p[1])), Math.max(...points.map((p) => p[1]))];
+  const span = Math.max(east - west, north - south, 1e-6) * 1.1;
+  const scale = Math.min(width, height) / span;
+  const x = (lon) => (lon - (west + east) / 2) * scale + width / 2;
+  const y = (lat) => height / 2 - (lat - (south + north) / 2) * scale;
+  const step = 10 ** Math.floor(Math.log10(span / 2));
+  const parts = [];
+  for (let lon = Math.ceil((west - span) / step) * step; lon <= east + span; lon += step) {
+    parts.push(`<line class="grid" x1="${x(lon)}" x2="${x(lon)}" y1="0" y2="${height}"></line>`);
+  }
+  for (let lat = Math.ceil((south - span) / step) * step; lat <= north + span; lat += step) {
+    parts.push(`<line class="grid" x1="0" x2="${width}" y1="${y(lat)}" y2="${y(lat)}"></line>`);
+  }
+  for (const outline of outlines) {
+    const drawn = outline.ring.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
+    parts.push(`<polygon class="${outline.className}" points="${drawn}"><title>${escapeHtml(outline.title)}</title></polygon>`);
+  }
+  svg.innerHTML = parts.join("");
+}
+
+async function refreshAois() {
+  const { aois } = await control("GET", "/__mock/aois");
+  if (!changed("aois", aois)) return;
+  const rows = $("aoi-rows");
+  rows.replaceChildren();
+  for (const aoi of aois) {
+    const row = rows.insertRow();
+    row.dataset.aoi = aoi.id;
+    cell(row, aoi.name);
+    cell(row, aoi.project_id);
+    cell(row, aoi.status, `status-${aoi.status}`);
+    cell(row, `${aoi.progress}%`);
+    cell(row, aoi.assets.map((a) => `${a.name}: ${a.status}`).join(", ") || "-");
+  }
+  drawAoiMap(aois);
+}
+
 async function refreshJournal() {
   const { requests } = await control("GET", "/__mock/requests?limit=200");
   const statusClass = $("status-filter").value;
@@ -211,7 +265,14 @@ async function refresh() {
   state.busy = true;
   try {
     await refreshNamespaces();
-    await Promise.all([refreshClock(), refreshJobs(), refreshJournal(), refreshFaults(), refreshCoverage()]);
+    await Promise.all([
+      refreshClock(),
+      refreshJobs(),
+      refreshAois(),
+      refreshJournal(),
+      refreshFaults(),
+      refreshCoverage(),
+    ]);
     document.body.dataset.refreshed = String(Date.now());
   } finally {
     state.busy = false;
