@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pixxel_mock.server.model.archive import load_archive_fixtures
 from pixxel_mock.server.model.catalog import FIXTURE_FILES, FixtureError, load_catalog
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC, FIXTURES_DIR, FIXTURES_SCHEMA
@@ -61,3 +62,12 @@ def test_the_closed_data_type_names_the_fields_of_the_contracts() -> None:
     fixture_fields = yaml.safe_load(FIXTURES_SCHEMA.read_text())["$defs"]["DataType"]
     contract_fields = ApiSpec.load(API_SPEC).resolved["components"]["schemas"]["DataType"]
     assert fixture_fields["properties"].keys() == contract_fields["properties"].keys()
+
+
+def test_the_archive_file_is_closed_too(tmp_path: Path) -> None:
+    fixtures = _copy(tmp_path)
+    document = yaml.safe_load((fixtures / "archive.yaml").read_text())
+    document["satellites"][0]["colour"] = "blue"
+    (fixtures / "archive.yaml").write_text(yaml.safe_dump(document))
+    with pytest.raises(FixtureError, match=r"archive\.yaml: satellites/0: .*'colour'"):
+        load_archive_fixtures(fixtures)

@@ -29,7 +29,7 @@ import shapely
 from pyproj import Transformer
 
 from pixxel_mock.server.model import rasters
-from pixxel_mock.server.model.catalog import FixtureError
+from pixxel_mock.server.model.catalog import FixtureError, closed_fixture_problem
 from pixxel_mock.server.model.errors import InvalidInput, NotFound
 from pixxel_mock.server.model.ids import unit_interval
 from pixxel_mock.server.model.timefmt import parse_rfc3339, rfc3339
@@ -202,6 +202,9 @@ def load_archive_fixtures(directory: Path) -> ArchiveFixtures:
     if not path.exists():
         return ArchiveFixtures(0.0, 0.0, (), (), (), "{}")
     raw = read_yaml_cached(path)
+    problem = closed_fixture_problem(ARCHIVE_FILE, raw)
+    if problem:
+        raise FixtureError(f"{path}: {problem}")
     try:
         satellites = tuple(_satellite(s) for s in raw["satellites"])
         collections = tuple(
