@@ -25,6 +25,10 @@ from .helpers import AGRI, ALPHA, WF_LINEAR
 LINEAR = BehaviourSpace.derive(workflows=[WF_LINEAR])
 
 
+# what the careless client calls: faults on the imagery operations would never reach it
+CARELESS_OPERATIONS = ("createJob", "getJob", "downloadJob")
+
+
 def caught(pixxel_mock, client, **options) -> ClientBroke:
     with pytest.raises(ClientBroke) as failure:
         pixxel_mock.explore(client, **options)
@@ -32,11 +36,8 @@ def caught(pixxel_mock, client, **options) -> ClientBroke:
 
 
 def test_the_careless_client_crashes_on_a_5xx_envelope(pixxel_mock, tmp_path: Path) -> None:
-    # the operations it calls: the contract's others would only dilute 20 examples
     space = BehaviourSpace.derive(
-        operations=["createJob", "getJob", "downloadJob"],
-        statuses=[500, 502, 503, 504],
-        workflows=[WF_LINEAR],
+        operations=CARELESS_OPERATIONS, statuses=[500, 502, 503, 504], workflows=[WF_LINEAR]
     )
     broke = caught(
         pixxel_mock,
@@ -57,7 +58,9 @@ def test_the_careless_client_crashes_on_a_5xx_envelope(pixxel_mock, tmp_path: Pa
 
 
 def test_the_careless_client_ignores_retry_after(pixxel_mock) -> None:
-    space = BehaviourSpace.derive(statuses=[429], workflows=[WF_LINEAR])
+    space = BehaviourSpace.derive(
+        operations=CARELESS_OPERATIONS, statuses=[429], workflows=[WF_LINEAR]
+    )
     broke = caught(
         pixxel_mock,
         careless_client.run,
