@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -434,3 +436,26 @@ def test_a_new_job_answered_from_its_workflow_template_reads_the_same_when_fetch
         assert instance.queued_answers.proved(workflow.id), workflow.name
         fetched = client.get(f"{path}/{created.json['id']}", headers=headers)
         assert fetched.data == created.data
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "field"),
+    [
+        ("/v0/aois", {"name": "fields \udab8", "item_ids": []}, "name"),
+        ("/v0/archives/search", {"ids": ["ok", "\ud800"]}, "ids/1"),
+        ("/v0/indices", {"\udfff": 1}, "\\udfff"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_400_naming_it(
+    client: Any, operation: str, body: dict[str, Any], field: str
+) -> None:
+    # JSON's \ud800 escapes let one through; UTF-8, SQLite and every answer cannot carry it.
+    answer = client.post(
+        operation,
+        data=json.dumps(body),
+        headers={**ALPHA, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    error = answer.get_json()["error"]
+    assert error["code"] == "invalid_body" and "lone surrogate" in error["message"]
+    assert error["details"]["parameter"] == field

@@ -117,6 +117,16 @@ def _body(operation: Operation, headers: Any, read_body: Callable[[], bytes]) ->
         raise ApiError(
             400, "invalid_body", "The body is not valid JSON.", {"reason": str(exc)}
         ) from exc
+    if b"\\u" in body and (found := _lone_surrogate(parsed)) is not None:
+        where = found.encode("utf-8", "backslashreplace").decode()  # a key may hold one too
+        raise ApiError(
+            400,
+            "invalid_body",
+            f"The body is invalid: {where or '(root)'} holds a lone surrogate, not Unicode text.",
+            {"in": "body", "parameter": where, "reason": "lone surrogate"}
+            if where
+            else {"in": "body"},
+        )
     reason = first_error(operation.body.validator, parsed)
     if reason is not None:
         field = reason.split(": ", 1)[0]  # the path of the offending value, e.g. bbox or query/gsd
@@ -125,6 +135,35 @@ def _body(operation: Operation, headers: Any, read_body: Callable[[], bytes]) ->
             details["parameter"] = field
         raise ApiError(400, "invalid_body", f"The body is invalid: {reason}", details)
     return parsed
+
+
+def _lone_surrogate(value: Any, where: str = "") -> str | None:
+    """The path of a text holding a lone surrogate (JSON's `\\ud800` escapes allow one;
+    UTF-8, SQLite and every answer cannot carry it), or None."""
+    if isinstance(value, str):
+        return None if value.isascii() or _encodes(value) else where
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        path = f"{where}/{key}" if where else str(key)
+        if isinstance(key, str) and not _encodes(key):
+            return path
+        found = _lone_surrogate(item, path)
+        if found is not None:
+            return found
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _problem(
