@@ -210,7 +210,11 @@ BAD = {
     ),
     "a-lone-dot": ({"expression": ".E)"}, "expression", "invalid_expression"),
     "another-script's-digit": ({"expression": "B050 + \u0663"}, "expression", "invalid_expression"),
-    "lone-surrogate": ({"name": "a\udae8"}, "name", "invalid_text"),
+    "lone-surrogate": (
+        {"name": "a\udae8"},
+        "name",
+        "invalid_body",
+    ),  # refused with every body (checking/validation.py)
     "rescale-of-three": ({"rescale": [0, 1, 2]}, "rescale", None),
     "bad-type": ({"expression_type": "formula"}, "expression_type", None),
 }
