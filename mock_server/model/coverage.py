@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -34,9 +34,20 @@ STATE_OF = {
     "rollbackVisualizationMetadata": "visualizations",
     "listInsights": "insights",
     "downloadInsights": "insight_downloads",
+    "submitOrder": "orders",
+    "getOrderById": "orders",
+    "listDeliveries": "deliveries",
+    "createDelivery": "deliveries",
+    "createDownload": "catalog_downloads",
+    "getDownloadById": "catalog_downloads",
 }
 # a list's array key
-LIST_KEYS = {"assets": "assets", "visualizations": "visualization", "insights": "insights"}
+LIST_KEYS = {
+    "assets": "assets",
+    "visualizations": "visualization",
+    "insights": "insights",
+    "deliveries": "deliveries",
+}
 # What one answer showed: "jobs", "tasks", "downloads", "aois", "assets", "aoi_downloads",
 # "visualizations", "insights" or "insight_downloads" -> its states, first seen first.
 States = Mapping[str, Sequence[str]]
@@ -89,6 +100,24 @@ def insight_states(statuses: Iterable[str]) -> States:
 
 def insight_download_states(status: str) -> States:
     return {"insight_downloads": (status,)}
+
+
+class _OrderLike(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def items(self) -> Sequence[Any]: ...
+
+
+def order_desk_states(views: Iterable[_OrderLike]) -> States:
+    """The states orders show: their payment status, their items' and their tasks'."""
+    views = list(views)
+    items = [item for view in views for item in view.items]
+    return {
+        "orders": tuple(dict.fromkeys(v.status for v in views)),
+        "order_items": tuple(dict.fromkeys(i.status for i in items)),
+        "order_tasks": tuple(dict.fromkeys(t.status for i in items for t in i.tasks)),
+    }
 
 
 def encoded_states(states: States) -> str:
