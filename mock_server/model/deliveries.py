@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from pixxel_mock.server.model import packages
 from pixxel_mock.server.model.catalog import ApiKey
-from pixxel_mock.server.model.errors import InvalidInput
+from pixxel_mock.server.model.errors import InvalidInput, NotFound
 from pixxel_mock.server.model.ids import derived_uuid
 from pixxel_mock.server.model.orders import CatalogEntry, ItemSpec, Orders, TaskPlan, TaskState
 from pixxel_mock.server.model.sessions import Session
@@ -289,6 +289,13 @@ class Deliveries:
                 ):
                     return True
         return False
+
+    def entry_geotiff(self, session: Session, catalog_id: str) -> bytes:
+        """The GeoTIFF of a catalog entry of the namespace (its `data` asset), or a 404."""
+        entry = self._orders.entry(session, catalog_id)
+        if entry is None:
+            raise NotFound("not_found", "No catalog with this id exists.")
+        return self._geotiff(entry)
 
     # -- the package in the store -------------------------------------------------------
     def location(self, namespace: str, view: DeliveryView) -> Path | None:

@@ -298,8 +298,9 @@ def _task_plans(spec: ItemSpec, paid_at: float, settings: OrderSettings) -> list
             submitted = started = ended = paid_at
             final, captured = "CANCELLED", None
         else:
-            lead = settings.draft_lead_seconds if spec.type == "RECURRING" else 0.0
-            submitted = max(paid_at, start - lead)
+            submitted = paid_at  # a recurring item's later tasks wait for their lead time
+            if spec.type == "RECURRING":
+                submitted = max(paid_at, start - settings.draft_lead_seconds)
             started = max(start, submitted)
             if spec.outcome == "expired":
                 final, captured, ended = "EXPIRED", None, max(end, started)
@@ -690,6 +691,18 @@ class Orders:
                 view = self.view(record, session.now)
                 return view, next(i for i in view.items if i.spec.id == item_id)
         raise AccessDenied("forbidden", NO_ITEM)
+
+    def of_namespace(self, session: Session) -> list[OrderView]:
+        """Every order of the session's namespace, newest first (the control plane's view)."""
+        return [self.view(r, session.now) for r in self.records.listing(session.namespace)]
+
+    def entry(self, session: Session, catalog_id: str) -> CatalogEntry | None:
+        """A catalog entry of the namespace, whoever's it is (its file's capability URL)."""
+        for view in self.of_namespace(session):
+            for entry in self.entries_of(view):
+                if entry.id == catalog_id:
+                    return entry
+        return None
 
     def visible(self, key: ApiKey, record: OrderRecord) -> bool:
         return all(spec.project_id in key.project_ids for spec in self._specs(record))
