@@ -13,7 +13,7 @@ from pixxel_mock.server.handling import Call, HandlerRegistry, Reply
 from pixxel_mock.server.model import reports
 from pixxel_mock.server.model.catalog_downloads import CatalogDownloadView
 from pixxel_mock.server.model.catalog_search import search
-from pixxel_mock.server.model.coverage import order_desk_states
+from pixxel_mock.server.model.coverage import order_item_states, order_states
 from pixxel_mock.server.model.deliveries import DeliveryRequest, DeliveryView
 from pixxel_mock.server.model.errors import AccessDenied, InvalidInput
 from pixxel_mock.server.model.ids import derived_uuid
@@ -74,7 +74,6 @@ def list_orders(call: Call) -> Reply:
     if user:
         views = [v for v in views if v.record.created_by == user.lower()]
     page, pagination = _page(call, views)
-    call.observe(order_desk_states(page))
     bandsets = call.mock.orders.fixtures.bandsets
     return 200, {"orders": [order(v, bandsets) for v in page], "pagination": pagination}
 
@@ -85,14 +84,14 @@ def submit_order(call: Call) -> Reply:
     view = call.mock.orders.submit(
         _key(call), call.session, body["order_items"], bool(body.get("dry_run", False))
     )
-    call.observe(order_desk_states([view]))
+    call.observe(order_states(view.status, (i.status for i in view.items)))
     return 201, order(view, call.mock.orders.fixtures.bandsets)
 
 
 @HANDLERS("getOrderById")
 def get_order(call: Call) -> Reply:
     view = call.mock.orders.get(_key(call), call.session, _id(call, "id"), poll=True)
-    call.observe(order_desk_states([view]))
+    call.observe(order_states(view.status, (i.status for i in view.items)))
     return 200, order(view, call.mock.orders.fixtures.bandsets)
 
 
@@ -120,7 +119,6 @@ def list_order_items(call: Call) -> Reply:
             if all(checks):
                 rows.append((view, item))
     page, pagination = _page(call, rows)
-    call.observe(order_desk_states([v for v, _ in page]))
     return 200, {
         "order_items": [order_item_response(call, v, i) for v, i in page],
         "pagination": pagination,
@@ -130,7 +128,7 @@ def list_order_items(call: Call) -> Reply:
 @HANDLERS("getOrderItemById")
 def get_order_item(call: Call) -> Reply:
     view, item = call.mock.orders.item(_key(call), call.session, _id(call, "id"), poll=True)
-    call.observe(order_desk_states([view]))
+    call.observe(order_item_states(item.status, (t.status for t in item.tasks)))
     return 200, order_item_response(call, view, item)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -36,6 +36,7 @@ STATE_OF = {
     "downloadInsights": "insight_downloads",
     "submitOrder": "orders",
     "getOrderById": "orders",
+    "getOrderItemById": "order_items",
     "listDeliveries": "deliveries",
     "createDelivery": "deliveries",
     "createDownload": "catalog_downloads",
@@ -102,22 +103,14 @@ def insight_download_states(status: str) -> States:
     return {"insight_downloads": (status,)}
 
 
-class _OrderLike(Protocol):
-    @property
-    def status(self) -> str: ...
-    @property
-    def items(self) -> Sequence[Any]: ...
+def order_states(status: str, item_statuses: Iterable[str]) -> States:
+    """The states an order's JSON shows: its payment status and its items' (each once)."""
+    return {"orders": (status,), "order_items": tuple(dict.fromkeys(item_statuses))}
 
 
-def order_desk_states(views: Iterable[_OrderLike]) -> States:
-    """The states orders show: their payment status, their items' and their tasks'."""
-    views = list(views)
-    items = [item for view in views for item in view.items]
-    return {
-        "orders": tuple(dict.fromkeys(v.status for v in views)),
-        "order_items": tuple(dict.fromkeys(i.status for i in items)),
-        "order_tasks": tuple(dict.fromkeys(t.status for i in items for t in i.tasks)),
-    }
+def order_item_states(status: str, task_statuses: Iterable[str]) -> States:
+    """The states an order item's JSON shows: its own and its tasks' (each once)."""
+    return {"order_items": (status,), "order_tasks": tuple(dict.fromkeys(task_statuses))}
 
 
 def encoded_states(states: States) -> str:
@@ -149,6 +142,15 @@ def states_in_body(operation_id: str | None, status: int, body: bytes | None) ->
         }
     if not isinstance(document, dict) or not isinstance(document.get("status"), str):
         return None
+    if kind in ("orders", "order_items"):
+        parts = document.get("order_items" if kind == "orders" else "tasks")
+        statuses = (
+            p["status"]
+            for p in (parts if isinstance(parts, list) else [])
+            if isinstance(p, dict) and isinstance(p.get("status"), str)
+        )
+        make = order_states if kind == "orders" else order_item_states
+        return make(document["status"], statuses)
     if kind != "jobs":
         return {kind: (document["status"],)}
     tasks = document.get("tasks")
