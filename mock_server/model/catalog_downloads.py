@@ -67,7 +67,7 @@ class CatalogDownloads:
         self._url_ttl_seconds = url_ttl_seconds
         self._geotiff = geotiff
         self._secret = store.database.meta("secret")
-        self._packages: BoundedCache[tuple[str, str], bytes] = BoundedCache(16)
+        self._packages: BoundedCache[CatalogDownloadRecord, bytes] = BoundedCache(16)
 
     def create(
         self,
@@ -135,9 +135,7 @@ class CatalogDownloads:
             for entry in self._orders.entries_of(self._orders.view(view, session.now))
         }
         chosen = [entries[c] for c in record.catalog_ids.split(",") if c in entries]
-        return self._packages.get_or_make(
-            (namespace, record.id), lambda: self._build(record, chosen)
-        )
+        return self._packages.get_or_make(record, lambda: self._build(record, chosen))
 
     def _build(self, record: CatalogDownloadRecord, entries: list[CatalogEntry]) -> bytes:
         files = [entry_file(e, self._geotiff(e), f"{e.id}/") for e in entries]

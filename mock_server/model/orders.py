@@ -734,7 +734,9 @@ class Orders:
             )
             return specs, plan
 
-        return self._plans.get_or_make((record.namespace, record.id, record.created_at), make)
+        return self._plans.get_or_make(
+            (record.namespace, record.id, record.created_at, record.items), make
+        )
 
     def view(self, record: OrderRecord, now: float, dry_run: bool = False) -> OrderView:
         if dry_run:
