@@ -142,6 +142,13 @@ def _revocation(key: str) -> st.SearchStrategy[dict]:
     )
 
 
+def _one_outcome(outcomes: tuple[str, ...]) -> st.SearchStrategy[list[dict]]:
+    """A scenario's list of one entry that ends every matching resource so."""
+    return st.lists(
+        st.fixed_dictionaries({"outcome": st.sampled_from(outcomes)}), min_size=1, max_size=1
+    )
+
+
 def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
     task_failure = st.fixed_dictionaries(
         {
@@ -158,19 +165,11 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
             "signed_urls": st.fixed_dictionaries(
                 {"ttl_seconds": st.integers(space.min_url_ttl, 3600)}
             ),
-            "aoi_outcomes": st.lists(
-                st.fixed_dictionaries({"outcome": st.sampled_from(space.aoi_outcomes)}),
-                min_size=1,
-                max_size=1,
-            ),
+            "aoi_outcomes": _one_outcome(space.aoi_outcomes),
             "aoi_downloads": st.fixed_dictionaries(
                 {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
             ),
-            "visualization_outcomes": st.lists(
-                st.fixed_dictionaries({"outcome": st.sampled_from(space.visualization_outcomes)}),
-                min_size=1,
-                max_size=1,
-            ),
+            "visualization_outcomes": _one_outcome(space.visualization_outcomes),
             "insight_failures": st.lists(
                 st.fixed_dictionaries({"err_msg": st.sampled_from(space.messages)}),
                 min_size=1,
@@ -179,16 +178,8 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
             "insight_downloads": st.fixed_dictionaries(
                 {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
             ),
-            "order_outcomes": st.lists(
-                st.fixed_dictionaries({"outcome": st.sampled_from(space.order_outcomes)}),
-                min_size=1,
-                max_size=1,
-            ),
-            "delivery_outcomes": st.lists(
-                st.fixed_dictionaries({"outcome": st.sampled_from(space.delivery_outcomes)}),
-                min_size=1,
-                max_size=1,
-            ),
+            "order_outcomes": _one_outcome(space.order_outcomes),
+            "delivery_outcomes": _one_outcome(space.delivery_outcomes),
         },
     )
 

@@ -271,60 +271,53 @@ def plan_order(
 
 
 def _task_plans(spec: ItemSpec, paid_at: float, settings: OrderSettings) -> list[TaskPlan]:
+    """An archive item's one task, or a tasking item's task per capture window."""
     tokens = math.ceil(spec.final_amount)
     if spec.is_archive:
-        return [
-            TaskPlan(
-                id=derived_uuid(spec.id, "task", 0),
-                item_id=spec.id,
-                index=0,
-                type="ARCHIVE",
-                window=None,
-                submitted_at=paid_at,
-                started_at=paid_at + settings.archive_start_seconds,
-                ended_at=paid_at + settings.archive_seconds,
-                final_status="FULFILLED",
-                captured_at=None,
-                tokens=tokens,
-            )
-        ]
-    plans = []
-    count = len(spec.occurrences)
-    delivery = settings.delivery_hours.get(spec.delivery_speed, 36.0) * HOUR
-    for index, (start, end) in enumerate(spec.occurrences):
-        task_id = derived_uuid(spec.id, "task", index)
-        share = tokens // count + (1 if index < tokens % count else 0)
-        if spec.outcome == "infeasible":
-            submitted = started = ended = paid_at
-            final, captured = "CANCELLED", None
-        else:
-            submitted = paid_at  # a recurring item's later tasks wait for their lead time
-            if spec.type == "RECURRING":
-                submitted = max(paid_at, start - settings.draft_lead_seconds)
-            started = max(start, submitted)
-            if spec.outcome == "expired":
-                final, captured, ended = "EXPIRED", None, max(end, started)
-            else:
-                captured = start + (end - start) * (0.2 + 0.6 * unit_interval(task_id, "capture"))
-                captured = max(captured, started)
-                final = "PARTIALLY_FULFILLED" if spec.outcome == "cloudy" else "FULFILLED"
-                ended = captured + delivery
-        plans.append(
-            TaskPlan(
-                id=task_id,
-                item_id=spec.id,
-                index=index,
-                type="TASKING",
-                window=(start, end),
-                submitted_at=submitted,
-                started_at=started,
-                ended_at=ended,
-                final_status=final,
-                captured_at=captured,
-                tokens=share,
-            )
+        started = paid_at + settings.archive_start_seconds
+        moves = [(None, paid_at, started, paid_at + settings.archive_seconds, "FULFILLED", None)]
+    else:
+        moves = [_capture_moves(spec, window, paid_at, settings) for window in spec.occurrences]
+    count = len(moves)
+    return [
+        TaskPlan(
+            derived_uuid(spec.id, "task", index),
+            spec.id,
+            index,
+            "ARCHIVE" if spec.is_archive else "TASKING",
+            window,
+            submitted,
+            started,
+            ended,
+            final,
+            captured,
+            tokens // count + (1 if index < tokens % count else 0),  # tokens per task
         )
-    return plans
+        for index, (window, submitted, started, ended, final, captured) in enumerate(moves)
+    ]
+
+
+Moves = tuple[tuple[float, float] | None, float, float, float, str, float | None]
+
+
+def _capture_moves(
+    spec: ItemSpec, window: tuple[float, float], paid_at: float, settings: OrderSettings
+) -> Moves:
+    """(window, submitted, started, ended, final status, captured) of one capture task."""
+    start, end = window
+    if spec.outcome == "infeasible":
+        return window, paid_at, paid_at, paid_at, "CANCELLED", None
+    submitted = paid_at  # a recurring item's later tasks wait for their lead time
+    if spec.type == "RECURRING":
+        submitted = max(paid_at, start - settings.draft_lead_seconds)
+    started = max(start, submitted)
+    if spec.outcome == "expired":
+        return window, submitted, started, max(end, started), "EXPIRED", None
+    jitter = unit_interval(spec.id, start, "capture")
+    captured = max(start + (end - start) * (0.2 + 0.6 * jitter), started)
+    final = "PARTIALLY_FULFILLED" if spec.outcome == "cloudy" else "FULFILLED"
+    delivery = settings.delivery_hours.get(spec.delivery_speed, 36.0) * HOUR
+    return window, submitted, started, captured + delivery, final, captured
 
 
 # -- states at a moment -----------------------------------------------------------------
