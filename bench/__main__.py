@@ -304,6 +304,8 @@ GOALS = {
     "put_download": (1.5, None, 20.0),
     "polling_client": (1.5, None, 20.0),
     "archive_search": (2.0, None, None),  # issue 27
+    "submit_order": (2.0, None, None),  # issue 29
+    "catalog_search": (2.0, None, None),  # issue 29
 }
 
 
