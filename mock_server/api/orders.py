@@ -388,7 +388,7 @@ def catalog_download(view: CatalogDownloadView, base_url: str) -> dict[str, Any]
 def search_catalogs(call: Call) -> Reply:
     body = call.params["body"]
     entries = search(call.mock.orders.catalogs(_key(call), call.session), body)
-    offset, limit = body.get("offset", 0), body.get("limit", 2)
+    offset, limit = int(body.get("offset", 0)), int(body.get("limit", 2))  # 5.0 is an integer
     page = entries[offset : offset + limit]
     return 200, {
         "catalogs": [catalog(call, e) for e in page],
