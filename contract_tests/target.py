@@ -79,6 +79,8 @@ def build_schema(options: ContractOptions, app: Any = None) -> Any:
         expected_statuses=[*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
     )
     schema.hook(filter_path_parameters)
+    if options.operations:
+        schema = schema.include(operation_id=list(options.operations))
     if not options.writes_allowed:
         for operation_id in WRITE_OPERATIONS:
             schema = schema.exclude(operation_id=operation_id)
@@ -109,6 +111,10 @@ def skipped(options: ContractOptions) -> dict[str, str]:
             for op, why in SEMANTIC_REFUSALS.items()
         }
     )
+    if options.operations:
+        reasons["operations not named by --operation"] = (
+            f"only {', '.join(options.operations)} were asked for"
+        )
     if options.scenarios:
         reasons["check ignored_auth"] = (
             f"faults on ({', '.join(options.scenarios)}): its own unauthenticated probes may"

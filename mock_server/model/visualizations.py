@@ -38,7 +38,7 @@ from pixxel_mock.server.model.errors import Conflict, InvalidInput, NotFound
 from pixxel_mock.server.model.expressions import evaluate as evaluate_expression
 from pixxel_mock.server.model.expressions import parse
 from pixxel_mock.server.model.ids import derived_uuid
-from pixxel_mock.server.model.indices import LEGEND_TYPES, Index, Indices, checked_text
+from pixxel_mock.server.model.indices import LEGEND_TYPES, Index, Indices
 from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.model.timefmt import utc_day
 from pixxel_mock.server.state.cache import BoundedCache
@@ -375,9 +375,6 @@ class Visualizations:
                 "dynamic_bins (1-15) is required when visualization_mode is dynamic.",
             )
         self._check_dates(view, legend.keys(), "legend")
-        for entries in legend.values():
-            for entry in entries:
-                checked_text(entry.label, "label")
         resolved = {
             date: [
                 [b.min, b.max, b.color, b.label]
