@@ -58,7 +58,7 @@ def build_schema(options: ContractOptions, app: Any = None) -> Any:
     """The contract loaded for the target, with the harness's settings applied."""
     # Its own settings only: never a schemathesis.toml the working directory happens to hold
     # (the repository's configures plain CLI runs; a user's project may have its own).
-    schema = schemathesis.openapi.from_path(str(API_SPEC), config=SchemathesisConfig())
+    schema = schemathesis.openapi.from_path(str(API_SPEC), config=_config(options))
     if options.in_process:
         schema.app = app if app is not None else in_process_app(options)
     else:
@@ -79,12 +79,19 @@ def build_schema(options: ContractOptions, app: Any = None) -> Any:
         expected_statuses=[*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
     )
     schema.hook(filter_path_parameters)
-    if options.operations:
-        schema = schema.include(operation_id=list(options.operations))
     if not options.writes_allowed:
         for operation_id in WRITE_OPERATIONS:
             schema = schema.exclude(operation_id=operation_id)
     return schema
+
+
+def _config(options: ContractOptions) -> SchemathesisConfig:
+    """--operation as schemathesis' own `[[operations]]` setting: the one filter that both
+    its pytest loader and its state machine obey, so unnamed operations are never built."""
+    if not options.operations:
+        return SchemathesisConfig()
+    unnamed = {"exclude-operation-id": list(options.operations), "enabled": False}
+    return SchemathesisConfig.from_dict({"operations": [unnamed]})
 
 
 def filter_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> bool:

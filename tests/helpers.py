@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +18,15 @@ from pixxel_mock.server.model.catalog import load_catalog
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
 
 REPO = Path(__file__).resolve().parent.parent  # the checkout: node_modules, reports/
+# `make long` (PIXXEL_PROFILE=long): the load, crash and fuzz tests at full size; `make test`
+# runs them smaller, to stay within its few minutes.
+LONG_PROFILE = os.environ.get("PIXXEL_PROFILE") == "long"
+
+
+def sized(quick: int, long: int) -> int:
+    """How many rounds, requests or examples a test makes in this profile."""
+    return long if LONG_PROFILE else quick
+
 
 KEYS = named_keys(load_catalog(FIXTURES_DIR))  # the demo keys: alpha, beta, revoked
 ALPHA = {"Authorization": KEYS["alpha"]}
