@@ -461,6 +461,11 @@ class Aois:
         at = max(now, plan.step_time(record.polls))
         return AoiView(record, plan, evaluate(plan, record.created_at, at))
 
+    def find(self, session: Session, aoi_id: str) -> AoiView | None:
+        """An AOI of the session's namespace, whoever made it (the control plane's view)."""
+        record = self.records.get(session.namespace, aoi_id)
+        return self.view(record, session.now) if record is not None else None
+
     def of_namespace(self, session: Session) -> list[AoiView]:
         """Every AOI of the session's namespace, newest first (the control plane's view)."""
         return [self.view(r, session.now) for r in self.records.listing(session.namespace)]

@@ -418,6 +418,27 @@ class Visualizations:
         (composite), which have no legend and ignore the mode."""
         view = self.get(key, session, aoi_id, visualization_id)
         self._check_index(view, index_id)
+        return self._render(view, date, mode)
+
+    def preview(self, session: Session, visualization_id: str, date: str, mode: str) -> bytes:
+        """The PNG of any visualization of the namespace, whoever made it (the inspector's)."""
+        record = self.records.get(session.namespace, visualization_id)
+        aoi = self._aois.find(session, record.aoi_id) if record is not None else None
+        if record is None or aoi is None:
+            raise NotFound("not_found", NO_VISUALIZATION)
+        return self._render(self.view(record, aoi, session), date, mode)
+
+    def of_namespace(self, session: Session) -> list[VisualizationView]:
+        """Every visualization of the namespace with its legends, newest first (the control
+        plane's view)."""
+        aois = {aoi.record.id: aoi for aoi in self._aois.of_namespace(session)}
+        return [
+            self.view(record, aois[record.aoi_id], session)
+            for record in self.records.listing(session.namespace)
+            if record.aoi_id in aois
+        ]
+
+    def _render(self, view: VisualizationView, date: str, mode: str) -> bytes:
         self._check_dates(view, [date], "date")
         record, source = view.record, view.dates[date][0]
         if view.modes:
