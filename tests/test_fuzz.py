@@ -3,7 +3,7 @@
 Every operation gets schemathesis-generated requests the spec forbids; every
 answer must be a 4xx (or 2xx where schemathesis' "negative" data is still valid),
 never a 5xx, and the mock must log no error. `make long` (and `make fuzz`) run 400
-examples per operation: over 10,000 requests; `make test` runs 15 each.
+examples per operation: over 10,000 requests; `make test` runs 10 each.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pixxel_mock.server.spec.resources import API_SPEC, CONTROL_SPEC
 
 from .helpers import REPO, sized
 
-EXAMPLES = int(os.environ.get("PIXXEL_FUZZ_EXAMPLES", sized(15, 400)))
+EXAMPLES = int(os.environ.get("PIXXEL_FUZZ_EXAMPLES", sized(10, 400)))
 MINIMUM = EXAMPLES * 28  # 41 operations; a few have little negative data to generate
 
 

@@ -15,7 +15,7 @@ import requests
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC
 
-from .helpers import ALPHA, REPO
+from .helpers import ALPHA, REPO, sized
 
 OPERATIONS = len(ApiSpec.load(API_SPEC).operations)  # every one is a row of the summary
 
@@ -45,14 +45,14 @@ def run_contract(
 
 
 def test_full_contract_run_is_green_on_the_mock(tmp_path: Path) -> None:
-    code, results, output = run_contract(tmp_path, "--max-examples=25")
+    code, results, output = run_contract(tmp_path, f"--max-examples={sized(10, 25)}")
     assert code == 0, output
     assert results["failures"] == []
     operations = {row for row in results["cases"] if row != "lifecycle"}
     assert len(operations) == OPERATIONS  # every operation, the writes included in-process
     assert results["applied"]["lifecycle"] == ["lifecycle_properties"]
     stateful = results["cases"]["POST /v0/workflows/{workflow_id}/jobs"]
-    assert stateful > 25
+    assert stateful > sized(10, 25)
     junit = ElementTree.parse(tmp_path / "reports" / "junit.xml").getroot()
     suite = junit if junit.tag == "testsuite" else junit[0]
     assert int(suite.get("tests")) > 30 and int(suite.get("failures")) == 0
@@ -68,7 +68,7 @@ def test_a_parallel_run_merges_its_workers_and_leaves_the_working_directory_alon
     the command ran in stays as it was (no .hypothesis/, .schemathesis/ or .pytest_cache/)."""
     work = tmp_path / "work"
     work.mkdir()
-    asked = ["createJob", "getJob", "listSatellites", "searchArchive", "createAoi"]
+    asked = ["createJob", "getJob", "searchArchive"]
     code, results, output = run_contract(
         tmp_path,
         "--max-examples=3",
