@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := requirements.lock
 ARGS ?=
 
-.PHONY: install serve test lint lock test-latest fuzz soak bench
+.PHONY: install serve test lint lock test-latest long fuzz soak bench
 
 # A fresh virtualenv each time, so it holds exactly what the lock says.
 install:
@@ -24,8 +24,10 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# loadgroup: a test file's tests share one worker (tests/conftest.py), so its module
+# fixtures (a server, the wheel, the browser) are built once
 test: lint
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # Re-pin every dependency (after a change to pyproject.toml's ranges).
 lock:
@@ -41,7 +43,13 @@ test-latest:
 	$(VENV)-latest/bin/python -m pip list --format=freeze | grep -iE '^(pytest|schemathesis|hypothesis|flask)=='
 	$(VENV)-latest/bin/python -m pytest -q -n 2 -p no:cacheprovider
 
-# The long profiles (not part of `make test`): over 10,000 fuzzed requests; the soak.
+# The long profiles (not part of `make test`): the load, crash, fuzz and contract tests at
+# full size (20 kill -9 rounds, 10,000 journal reads, over 10,000 fuzzed requests, 25
+# examples per operation); the soak.
+long:
+	PIXXEL_PROFILE=long $(BIN)/python -m pytest -q -n 2 tests/test_fuzz.py tests/test_reliability.py \
+		tests/test_journal.py tests/test_harness.py tests/test_plain_schemathesis.py
+
 fuzz:
 	PIXXEL_FUZZ_EXAMPLES=400 $(BIN)/python -m pytest -q -s tests/test_fuzz.py
 

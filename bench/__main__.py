@@ -25,10 +25,11 @@ from typing import Any
 
 import requests
 
+from examples.insight_client import POLYGON, InsightClient
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.spec.resources import API_SPEC
 
-from .loads import WORKLOADS, Workload, lua_script, parse_wrk
+from .loads import UNIQUE, WORKLOADS, Workload, lua_script, parse_wrk
 from .measures import (
     archive_scale_run,
     cpu_seconds,
@@ -110,6 +111,7 @@ class Mock:
         self.done_job = done
         self.running_job = self.fresh_job()
         requests.put(self.download_path(), headers={"Authorization": ALPHA}, timeout=10)
+        self.analysis = analysis_paths(url)
 
     def create(self, workflow: str, project: str, key: str) -> str:
         response = requests.post(
@@ -138,6 +140,42 @@ def serve_mock(stack: ExitStack, name: str, *args: str) -> Mock:
     return Mock(name, live.url, live.process.pid)
 
 
+def analysis_paths(url: str) -> dict[str, str]:
+    """An AOI over a field and its NDVI visualization, both finished: the paths and bodies
+    of the AOI, PNG and insight loads (made by the example client, as a user would)."""
+    client = InsightClient(url, ALPHA, poll_delay=0.0)
+    satellite_id, item_ids = client.find_items(POLYGON)
+    aoi_body = {
+        "name": "bench field",
+        "description": "bench",
+        "provider": "pixxel",
+        "satellite_id": satellite_id,
+        "project_id": AGRI,
+        "geometry": POLYGON,
+        "item_ids": item_ids,
+    }
+    aoi_id = client.create_aoi(AGRI, "bench field", POLYGON)["aoi_id"]
+    requests.post(f"{url}/__mock/clock/advance", json={"seconds": 100_000}, timeout=10)
+    ndvi = client.index(satellite_id, "NDVI")
+    assert ndvi is not None, "the bench needs the NDVI preset of the field's satellite"
+    made = client.visualize(aoi_id, ndvi["id"], deadline=60.0)
+    date = min(
+        a["date"].replace("-", "_")
+        for a in client.assets(aoi_id)
+        if a["visualization_id"] == made["id"]
+    )
+    png_body = {"index_id": ndvi["id"], "date": date, "visualization_mode": "dynamic"}
+    insight_body = client.insight_body("crop-classification", client.best_asset(aoi_id))
+    return {
+        "aois": "/v0/aois",
+        "aoi_body": json.dumps({**aoi_body, "name": f"bench field {UNIQUE}"}),
+        "png": f"/v0/aois/{aoi_id}/visualizations/{made['id']}/png",
+        "png_body": json.dumps(png_body),
+        "insights": f"/v0/aoi/{aoi_id}/insights",
+        "insight_body": json.dumps(insight_body),
+    }
+
+
 def paths(mock: Mock) -> dict[str, str]:
     return {
         "job": f"/v0/workflows/{WF_MANY}/jobs/{mock.running_job}",
@@ -145,6 +183,7 @@ def paths(mock: Mock) -> dict[str, str]:
         "create": f"/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}",
         "download": f"/v0/workflows/{WF_LINEAR}/jobs/{mock.done_job}/download",
         "archive_search": "/v0/archives/search",
+        **mock.analysis,
     }
 
 
@@ -304,6 +343,9 @@ GOALS = {
     "put_download": (1.5, None, 20.0),
     "polling_client": (1.5, None, 20.0),
     "archive_search": (2.0, None, None),  # issue 27
+    "create_aoi": (2.0, None, None),  # issue 27
+    "index_png": (1.0, None, None),  # issue 28: at least at Prism's speed
+    "create_insight": (2.0, None, None),  # issue 28
     "submit_order": (2.0, None, None),  # issue 29
     "catalog_search": (2.0, None, None),  # issue 29
 }

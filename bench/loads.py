@@ -55,6 +55,9 @@ CATALOG_SEARCH = json.dumps(
 CATALOG_SESSION = {**JSON_ALPHA, "X-Mock-Session": "bench-catalog"}
 
 
+UNIQUE = "@N@"  # in a body: replaced per request by a number no other request gets
+
+
 @dataclass(frozen=True)
 class Request:
     method: str
@@ -91,6 +94,16 @@ WORKLOADS = [
         False,
         lambda p: [Request("POST", p["archive_search"], JSON_ALPHA, ARCHIVE_SEARCH)],
     ),
+    # an AOI of two items over a field, named anew each time (a name is unique in a project)
+    Workload(
+        "create_aoi", False, lambda p: [Request("POST", p["aois"], JSON_ALPHA, p["aoi_body"])]
+    ),
+    Workload("index_png", False, lambda p: [Request("POST", p["png"], JSON_ALPHA, p["png_body"])]),
+    Workload(
+        "create_insight",
+        False,
+        lambda p: [Request("POST", p["insights"], JSON_ALPHA, p["insight_body"])],
+    ),
     Workload(
         "submit_order",
         False,
@@ -109,22 +122,38 @@ def _lua_string(text: str) -> str:
 
 
 def lua_script(requests: list[Request]) -> str:
-    """A wrk script cycling through the requests."""
-    lines = ["local requests = {}", "local index = 0", "init = function(args)"]
+    """A wrk script cycling through the requests. A body holding UNIQUE is formatted per
+    request, with the thread's number (set by `setup`) and a counter of its own."""
+    lines = [
+        "local requests = {}",
+        "local index = 0",
+        "local counter = 0",
+        "local threads = 0",
+        "setup = function(thread)",
+        "  threads = threads + 1",
+        '  thread:set("thread_number", threads)',
+        "end",
+        "init = function(args)",
+    ]
     for number, request in enumerate(requests, start=1):
         headers = ", ".join(
             f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.headers.items()
         )
+        parts = f"{_lua_string(request.method)}, {_lua_string(request.path)}, {{{headers}}}"
+        if UNIQUE in request.body:
+            lines.append(f"  requests[{number}] = {{{parts}, {_lua_string(request.body)}}}")
+            continue
         body = f", {_lua_string(request.body)}" if request.body else ""
-        lines.append(
-            f"  requests[{number}] = wrk.format({_lua_string(request.method)},"
-            f" {_lua_string(request.path)}, {{{headers}}}{body})"
-        )
+        lines.append(f"  requests[{number}] = wrk.format({parts}{body})")
     lines += [
         "end",
         "request = function()",
         "  index = index % #requests + 1",
-        "  return requests[index]",
+        "  local r = requests[index]",
+        '  if type(r) == "string" then return r end',
+        "  counter = counter + 1",
+        '  local unique = thread_number .. "-" .. counter',
+        f'  return wrk.format(r[1], r[2], r[3], (r[4]:gsub("{UNIQUE}", unique)))',
         "end",
     ]
     return "\n".join(lines) + "\n"

@@ -40,6 +40,14 @@ def register(commands: Any) -> None:
     contract.add_argument(
         "--report-dir", default="reports/contract", help="summary.md, results.json"
     )
+    contract.add_argument(
+        "--operation",
+        dest="operations",
+        action="append",
+        default=[],
+        metavar="OPERATION_ID",
+        help="test only this operation (its operationId); repeatable; default: every one",
+    )
     contract.add_argument("--app", default=None, help="module:app of a WSGI app to test in-process")
     contract.add_argument(
         "--scenario",
@@ -118,6 +126,11 @@ def run_contract(args: argparse.Namespace) -> int:
 
     import pytest
 
+    from pixxel_mock.contract.options import unknown_operations
+
+    if unknown := unknown_operations(args.operations):
+        print(f"pixxel-mock: no operation {', '.join(unknown)} in the contract")
+        return 2
     with (
         tempfile.TemporaryDirectory(prefix="pixxel-contract-") as scratch,
         mock.patch.dict(os.environ, {"HYPOTHESIS_STORAGE_DIRECTORY": scratch}),

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, fields
 
 from pixxel_mock.contract.keys import client_key
 from pixxel_mock.server.model.catalog import load_catalog
-from pixxel_mock.server.spec.resources import FIXTURES_DIR
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC, FIXTURES_DIR
 
 OPTION = "--pixxel-contract"  # the suite plugin's one pytest option: ContractOptions as JSON
 KEY_VARIABLE = "PIXXEL_API_KEY"
@@ -34,9 +35,11 @@ class ContractOptions:
     stateful_steps: int
     report_dir: str
     scenarios: tuple[str, ...]  # loaded into the in-process mock
+    operations: tuple[str, ...]  # the operationIds to test; empty: every one
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scenarios", tuple(self.scenarios))  # a list from argparse or JSON
+        for name in ("scenarios", "operations"):  # lists from argparse or JSON
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ContractOptions:
@@ -48,6 +51,9 @@ class ContractOptions:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
+
+    def selects(self, operation_id: str) -> bool:
+        return not self.operations or operation_id in self.operations
 
     @property
     def in_process(self) -> bool:
@@ -73,3 +79,9 @@ class ContractOptions:
         if self.rate_limit is not None:
             return self.rate_limit
         return None if self.in_process else DEFAULT_LIVE_RATE
+
+
+def unknown_operations(operation_ids: list[str]) -> list[str]:
+    """The ids --operation names that the contract lacks (a typo would test nothing)."""
+    known = ApiSpec.load(API_SPEC).operations
+    return [operation_id for operation_id in operation_ids if operation_id not in known]

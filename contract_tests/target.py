@@ -58,7 +58,7 @@ def build_schema(options: ContractOptions, app: Any = None) -> Any:
     """The contract loaded for the target, with the harness's settings applied."""
     # Its own settings only: never a schemathesis.toml the working directory happens to hold
     # (the repository's configures plain CLI runs; a user's project may have its own).
-    schema = schemathesis.openapi.from_path(str(API_SPEC), config=SchemathesisConfig())
+    schema = schemathesis.openapi.from_path(str(API_SPEC), config=_config(options))
     if options.in_process:
         schema.app = app if app is not None else in_process_app(options)
     else:
@@ -85,6 +85,15 @@ def build_schema(options: ContractOptions, app: Any = None) -> Any:
     return schema
 
 
+def _config(options: ContractOptions) -> SchemathesisConfig:
+    """--operation as schemathesis' own `[[operations]]` setting: the one filter that both
+    its pytest loader and its state machine obey, so unnamed operations are never built."""
+    if not options.operations:
+        return SchemathesisConfig()
+    unnamed = {"exclude-operation-id": list(options.operations), "enabled": False}
+    return SchemathesisConfig.from_dict({"operations": [unnamed]})
+
+
 def filter_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> bool:
     """A block named like a literal sibling route (`/v0/blocks/workflows`) is never
     reached: the literal route answers, as on Pixxel. Not a case of the {name} operations."""
@@ -109,6 +118,10 @@ def skipped(options: ContractOptions) -> dict[str, str]:
             for op, why in SEMANTIC_REFUSALS.items()
         }
     )
+    if options.operations:
+        reasons["operations not named by --operation"] = (
+            f"only {', '.join(options.operations)} were asked for"
+        )
     if options.scenarios:
         reasons["check ignored_auth"] = (
             f"faults on ({', '.join(options.scenarios)}): its own unauthenticated probes may"

@@ -21,6 +21,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"sys.prefix: {sys.prefix} (system: {sys.base_prefix})")
 
 
+# Long tests with no module fixture to share: spread one by one over the xdist workers.
+SPREAD = frozenset({"test_harness.py"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs `--dist loadgroup`: the tests of a file share a worker, so their
+    module fixtures (a server, the wheel, the browser) are built once, except SPREAD's."""
+    for item in items:
+        if item.path.name not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The suite runs in the project's own virtualenv, which sees no system packages:
     a run that could lean on what the machine happens to hold proves nothing."""

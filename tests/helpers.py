@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from examples.pipeline_client import PixxelError
+from pixxel_mock.contract.explore import ClientRun
 from pixxel_mock.contract.keys import named_keys
+from pixxel_mock.contract.strategies import BehaviourSpace, server_behaviours
 from pixxel_mock.server.model.catalog import load_catalog
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
 
 REPO = Path(__file__).resolve().parent.parent  # the checkout: node_modules, reports/
+# `make long` (PIXXEL_PROFILE=long): the load, crash and fuzz tests at full size; `make test`
+# runs them smaller, to stay within its few minutes.
+LONG_PROFILE = os.environ.get("PIXXEL_PROFILE") == "long"
+
+
+def sized(quick: int, long: int) -> int:
+    """How many rounds, requests or examples a test makes in this profile."""
+    return long if LONG_PROFILE else quick
+
 
 KEYS = named_keys(load_catalog(FIXTURES_DIR))  # the demo keys: alpha, beta, revoked
 ALPHA = {"Authorization": KEYS["alpha"]}
@@ -34,6 +48,24 @@ JOURNEYS = [
 ]
 JOB_ORDER = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
 TASK_ORDER = {"created": 0, "inprogress": 1, "completed": 2, "failed": 2}
+
+
+def explore_example(
+    pixxel_mock: Any,
+    operations: Sequence[str],
+    client: Callable[[str, str], object],
+    check: Callable[[ClientRun], None],
+    allowed_exceptions: tuple[type[BaseException], ...] = (PixxelError,),
+) -> None:
+    """Let explore attack an example client with the behaviours of the operations it
+    calls (15 examples: enough to meet each outcome, quick enough for every run)."""
+    pixxel_mock.explore(
+        client,
+        behaviours=server_behaviours(space=BehaviourSpace.derive(operations=list(operations))),
+        allowed_exceptions=allowed_exceptions,
+        check=check,
+        max_examples=15,
+    )
 
 
 def open_zip(content: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:

@@ -8,9 +8,8 @@ from pathlib import Path
 from examples.archive_client import ArchiveClient, ArchiveOutcome, run_archive
 from examples.pipeline_client import PixxelError
 from pixxel_mock.contract.explore import ClientRun
-from pixxel_mock.contract.strategies import BehaviourSpace, server_behaviours
 
-from .helpers import AGRI
+from .helpers import AGRI, explore_example
 
 
 def test_the_example_client_downloads_an_aoi_and_opens_its_geotiff(pixxel_mock, tmp_path) -> None:
@@ -35,7 +34,7 @@ def test_the_example_client_reports_a_failed_aoi(pixxel_mock, tmp_path) -> None:
 
 
 def test_the_example_client_survives_explore(pixxel_mock, tmp_path: Path) -> None:
-    operations = [
+    operations = (
         "listSatellites",
         "searchSatelliteImages",
         "createAoi",
@@ -43,8 +42,7 @@ def test_the_example_client_survives_explore(pixxel_mock, tmp_path: Path) -> Non
         "listAoiAssets",
         "createAoiDownload",
         "getAoiDownload",
-    ]
-    space = BehaviourSpace.derive(operations=operations)
+    )
 
     def client(base_url: str, key: str) -> ArchiveOutcome:
         archive = ArchiveClient(base_url, key, poll_delay=0.0, max_delay=0.0)
@@ -56,10 +54,4 @@ def test_the_example_client_survives_explore(pixxel_mock, tmp_path: Path) -> Non
             return  # refused by a fault: reported as PixxelError
         assert outcome.aoi_status not in ("success", "partial_success") or outcome.bands > 0
 
-    pixxel_mock.explore(
-        client,
-        behaviours=server_behaviours(space=space),
-        allowed_exceptions=(PixxelError, TimeoutError),
-        check=check,
-        max_examples=15,
-    )
+    explore_example(pixxel_mock, operations, client, check, (PixxelError, TimeoutError))

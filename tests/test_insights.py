@@ -19,7 +19,7 @@ from pixxel_mock.server.model.lifecycle import evaluate, plan_job
 from pixxel_mock.server.spec.resources import FIXTURES_DIR
 
 from .conftest import START, advance
-from .helpers import AGRI, ALPHA, BETA, COAST, URBAN
+from .helpers import AGRI, ALPHA, BETA, COAST, URBAN, explore_example
 from .test_aois import _create
 
 CATALOG = load_catalog(FIXTURES_DIR)
@@ -461,11 +461,9 @@ def test_the_example_client_reports_a_failed_insight(pixxel_mock, tmp_path) -> N
 
 def test_the_example_client_survives_explore(pixxel_mock, tmp_path) -> None:
     from examples.insight_client import InsightClient, InsightOutcome, run_insight
-    from examples.pipeline_client import PixxelError
     from pixxel_mock.contract.explore import ClientRun
-    from pixxel_mock.contract.strategies import BehaviourSpace, server_behaviours
 
-    operations = [
+    operations = (
         "listSatellites",
         "searchSatelliteImages",
         "createAoi",
@@ -479,8 +477,7 @@ def test_the_example_client_survives_explore(pixxel_mock, tmp_path) -> None:
         "createInsights",
         "listInsights",
         "downloadInsights",
-    ]
-    space = BehaviourSpace.derive(operations=operations)
+    )
 
     def client(base_url: str, key: str) -> InsightOutcome:
         insight = InsightClient(base_url, key, poll_delay=0.0, max_delay=0.0)
@@ -499,10 +496,4 @@ def test_the_example_client_survives_explore(pixxel_mock, tmp_path) -> None:
                 scenario["insight_failures"][0]["err_msg"],
             )
 
-    pixxel_mock.explore(
-        client,
-        behaviours=server_behaviours(space=space),
-        allowed_exceptions=(PixxelError,),
-        check=check,
-        max_examples=15,
-    )
+    explore_example(pixxel_mock, operations, client, check)

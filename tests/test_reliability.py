@@ -17,7 +17,17 @@ from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server import create_app
 from pixxel_mock.server.app.factory import instance_of
 
-from .helpers import AGRI, ALPHA, BETA, JOURNEYS, URBAN, WF_LINEAR, WF_MANY, check_progression
+from .helpers import (
+    AGRI,
+    ALPHA,
+    BETA,
+    JOURNEYS,
+    URBAN,
+    WF_LINEAR,
+    WF_MANY,
+    check_progression,
+    sized,
+)
 
 FIGURES = Path(__file__).resolve().parent.parent / "reports" / "reliability.json"
 
@@ -196,7 +206,8 @@ def _verify(
 
 
 def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    """20 times: load, kill -9 at a random moment, restart, check what was acknowledged.
+    """20 times (5 in `make test`): load, kill -9 at a random moment, restart, check what
+    was acknowledged.
 
     Each restart checks everything acknowledged since the last crash and a sample of
     the earlier rounds; the last one checks every job and download of all rounds.
@@ -204,7 +215,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite"
     acknowledged = Acknowledged()
     rng = random.Random(7)
-    rounds = 20
+    rounds = sized(5, 20)
     for round_number in range(rounds):
         before = set(acknowledged.jobs)
         server = LiveMock(["--state-file", str(state), "--workers", "2", "--speed", "5000"])

@@ -606,3 +606,40 @@ def test_visualization_assets_have_no_files_to_download(client: Any, app: Any) -
         f"/v0/aois/{aoi['aoi_id']}/downloads", json={"asset_ids": [made]}, headers=ALPHA
     )
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_asset"
+
+
+def test_the_inspector_lists_visualizations_with_the_pngs_the_api_renders(
+    client: Any, app: Any
+) -> None:
+    aoi = _aoi(client, app)
+    visualization = _visualize(client, aoi)
+    composite = _visualize(client, aoi, "True colour")
+    listed = client.get("/__mock/visualizations").json["visualizations"]
+    assert [v["id"] for v in listed] == [composite["id"], visualization["id"]]  # newest first
+    shown = listed[1]
+    assert (shown["aoi_name"], shown["index_name"], shown["status"]) == (
+        aoi["name"],
+        "NDVI",
+        "success",
+    )
+    dates = _dates(aoi)
+    assert {(p["date"], p["mode"]) for p in shown["previews"]} == {
+        (date, mode) for date in dates for mode in ("dynamic", "theoretical")
+    }
+    assert {(p["date"], p["mode"]) for p in listed[0]["previews"]} == {(d, "") for d in dates}
+    preview = next(p for p in shown["previews"] if p["mode"] == "theoretical")
+    served = client.get(preview["path"])
+    assert served.status_code == 200 and served.content_type == "image/png"
+    body = {"index_id": visualization["index_id"], "date": preview["date"]}
+    rendered = client.post(
+        _url(visualization, "/png"),
+        json={**body, "visualization_mode": "theoretical"},
+        headers=ALPHA,
+    )
+    assert served.data == rendered.data
+    assert Image.open(io.BytesIO(served.data)).size == PANEL
+    unknown = client.get(f"/__mock/visualizations/{S2}.png?date={preview['date']}")
+    assert unknown.status_code == 404
+    wrong_date = client.get(f"/__mock/visualizations/{visualization['id']}.png?date=1999_12_31")
+    assert wrong_date.status_code == 400
+    assert wrong_date.json["error"]["details"]["parameter"] == "date"

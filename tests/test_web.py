@@ -164,3 +164,31 @@ def test_the_inspector_sends_the_control_token_given_in_its_address(browser) -> 
             ),
         )
         assert console_errors(browser) == []
+
+
+def test_the_inspector_shows_visualizations_with_their_pngs_and_insights(
+    browser, server, tmp_path
+) -> None:
+    from examples.insight_client import InsightClient, run_insight
+
+    requests.post(f"{server.url}/__mock/reset", params={"all": "true"})
+    requests.put(f"{server.url}/__mock/clock", json={"mode": "polls"})
+    client = InsightClient(server.url, ALPHA["Authorization"], poll_delay=0)
+    outcome = run_insight(client, AGRI, tmp_path / "insight.zip")
+    assert outcome.visualization_status == "success" and outcome.status == "completed"
+    browser.get("about:blank")  # the page of the test before polled a server now gone:
+    browser.get_log("browser")  # its errors are not this page's
+    browser.get(f"{server.url}/__mock/ui")
+    loaded = (
+        "return [...document.querySelectorAll('#visualization-rows img.preview')]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length"
+    )
+    until(browser, lambda d: d.execute_script(loaded) >= 2)  # NDVI: two legend modes a date
+    assert any("NDVI" in text for text in texts(browser, "#visualization-rows td"))
+    row = f'#insight-rows tr[data-insight="{outcome.insight_id}"] td'
+    until(browser, lambda d: "completed" in texts(d, row))
+    assert texts(browser, row)[2].startswith("crop-classification@")
+    browser.execute_script("document.getElementById('aois').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "inspector-analysis.png"))
+    assert console_errors(browser) == []
+    requests.post(f"{server.url}/__mock/reset", params={"all": "true"})

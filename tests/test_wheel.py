@@ -136,6 +136,9 @@ def test_serve_runs_the_readme_walkthrough(install: Install) -> None:
             assert requests.get(base + page).status_code == 200, page  # the web face too
 
 
+WHEEL_OPERATIONS = ("createJob", "getJob", "searchArchive", "createAoi", "createVisualization")
+
+
 def test_contract_passes_against_the_served_mock(install: Install) -> None:
     with LiveMock(
         ["--speed", "100000"], program=[str(install.bin / "pixxel-mock")], cwd=str(install.home)
@@ -147,6 +150,8 @@ def test_contract_passes_against_the_served_mock(install: Install) -> None:
             "--allow-writes",
             "--rate-limit=2000/s",
             "--max-examples=5",
+            # the jobs, the archive (its fixtures, the index) and the rasters, from the wheel
+            *(f"--operation={operation}" for operation in WHEEL_OPERATIONS),
         )
     assert result.returncode == 0, result.stdout[-3000:]
     assert "pixxel-mock contract summary" in result.stdout

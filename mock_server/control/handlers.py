@@ -382,6 +382,50 @@ def inspect_insights(call: Call) -> Reply:
     return 200, {"namespace": call.namespace, "now": call.session.now, "insights": insights}
 
 
+@HANDLERS("inspectVisualizations")
+def inspect_visualizations(call: Call) -> Reply:
+    visualizations = [
+        {
+            "id": view.record.id,
+            "aoi_id": view.record.aoi_id,
+            "aoi_name": view.aoi.record.name,
+            "index_name": view.record.index_name,
+            "expression_type": view.record.expression_type,
+            "created_at": view.record.created_at,
+            "status": view.status,
+            "progress": view.state.progress,
+            "modes": list(view.modes),
+            "previews": [
+                {
+                    "date": date,
+                    "mode": mode,
+                    "path": f"/__mock/visualizations/{view.record.id}.png?date={date}"
+                    + (f"&mode={mode}" if mode else ""),
+                }
+                for date in view.dates
+                for mode in view.modes or ("",)
+            ],
+        }
+        for view in call.mock.visualizations.of_namespace(call.session)
+    ]
+    return 200, {
+        "namespace": call.namespace,
+        "now": call.session.now,
+        "visualizations": visualizations,
+    }
+
+
+@HANDLERS("getVisualizationPreview")
+def get_visualization_preview(call: Call) -> Reply:
+    content = call.mock.visualizations.preview(
+        call.session,
+        call.params["visualization_id"].lower(),
+        call.params["date"],
+        call.params.get("mode", ""),
+    )
+    return Response(content, status=200, content_type="image/png")
+
+
 @HANDLERS("inspectJobs")
 def inspect_jobs(call: Call) -> Reply:
     downloads_by_job = call.mock.downloads.by_job(call.session)

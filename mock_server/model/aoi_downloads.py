@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pixxel_mock.server.model import packages, signing
 from pixxel_mock.server.model.aois import Aois, AoiView, AssetPlan
 from pixxel_mock.server.model.catalog import ApiKey
+from pixxel_mock.server.model.downloads import BecomesReady
 from pixxel_mock.server.model.errors import AccessDenied, InvalidInput, NotFound
 from pixxel_mock.server.model.ids import derived_uuid, unit_interval
 from pixxel_mock.server.model.sessions import Session
@@ -28,7 +29,7 @@ RasterWriter = Callable[[Sequence[str], Bounds, str, int], bytes]
 
 
 @dataclass(frozen=True)
-class AoiDownloadRecord:
+class AoiDownloadRecord(BecomesReady):
     namespace: str
     id: str
     seq: int
@@ -38,12 +39,6 @@ class AoiDownloadRecord:
     polls: int
     ready_after_seconds: float  # fixed at creation, so a ready download never turns pending
     ready_after_polls: int
-
-    def is_ready(self, now: float) -> bool:
-        """The lifecycle: pending, then ready after its time or its polls, for good."""
-        return now >= self.created_at + self.ready_after_seconds or (
-            self.polls >= self.ready_after_polls
-        )
 
 
 AOI_DOWNLOADS = RecordKind.of_dataclass("aoi_downloads", AoiDownloadRecord)

@@ -19,8 +19,23 @@ from pixxel_mock.server.state.store import Store
 PACKAGE_CACHE_SIZE = 32  # ZIPs built most recently
 
 
+class BecomesReady:
+    """The lifecycle every download kind shares, mixed into its record: pending, then
+    ready after its time or its polls, for good. Not a dataclass, so it adds no columns."""
+
+    created_at: float
+    polls: int
+    ready_after_seconds: float  # fixed at creation, so a ready package never turns pending
+    ready_after_polls: int
+
+    def is_ready(self, now: float) -> bool:
+        return now >= self.created_at + self.ready_after_seconds or (
+            self.polls >= self.ready_after_polls
+        )
+
+
 @dataclass(frozen=True)
-class DownloadRecord:
+class DownloadRecord(BecomesReady):
     namespace: str
     id: str
     workflow_id: str
@@ -30,12 +45,6 @@ class DownloadRecord:
     polls: int
     ready_after_seconds: float  # fixed at creation, so a ready package never turns pending
     ready_after_polls: int
-
-    def is_ready(self, now: float) -> bool:
-        """The lifecycle: pending, then ready after its time or its polls, for good."""
-        return now >= self.created_at + self.ready_after_seconds or (
-            self.polls >= self.ready_after_polls
-        )
 
 
 DOWNLOADS = RecordKind.of_dataclass("downloads", DownloadRecord)

@@ -16,7 +16,7 @@ from typing import Any
 from pixxel_mock.server.model import packages, rasters, signing
 from pixxel_mock.server.model.aois import AoiView
 from pixxel_mock.server.model.catalog import ApiKey
-from pixxel_mock.server.model.downloads import DownloadSettings
+from pixxel_mock.server.model.downloads import BecomesReady, DownloadSettings
 from pixxel_mock.server.model.errors import AccessDenied, InvalidInput, NotFinished
 from pixxel_mock.server.model.ids import derived_uuid, unit_interval
 from pixxel_mock.server.model.insights import Insights, InsightView, output_file
@@ -29,7 +29,7 @@ FOLDER = "insights"  # of the signed URLs: /__downloads/<namespace>/insights/<id
 
 
 @dataclass(frozen=True)
-class InsightDownloadRecord:
+class InsightDownloadRecord(BecomesReady):
     namespace: str
     id: str
     insight_id: str
@@ -39,12 +39,6 @@ class InsightDownloadRecord:
     polls: int
     ready_after_seconds: float  # fixed at creation, so a ready package never turns pending
     ready_after_polls: int
-
-    def is_ready(self, now: float) -> bool:
-        """The lifecycle: pending, then ready after its time or its polls, for good."""
-        return now >= self.created_at + self.ready_after_seconds or (
-            self.polls >= self.ready_after_polls
-        )
 
 
 INSIGHT_DOWNLOADS = RecordKind.of_dataclass("insight_downloads", InsightDownloadRecord)

@@ -38,7 +38,7 @@ from pixxel_mock.server.model.errors import Conflict, InvalidInput, NotFound
 from pixxel_mock.server.model.expressions import evaluate as evaluate_expression
 from pixxel_mock.server.model.expressions import parse
 from pixxel_mock.server.model.ids import derived_uuid
-from pixxel_mock.server.model.indices import LEGEND_TYPES, Index, Indices, checked_text
+from pixxel_mock.server.model.indices import LEGEND_TYPES, Index, Indices
 from pixxel_mock.server.model.sessions import Session
 from pixxel_mock.server.model.timefmt import utc_day
 from pixxel_mock.server.state.cache import BoundedCache
@@ -48,6 +48,7 @@ from pixxel_mock.server.state.store import Store
 STATUSES = ("creating", "success", "partial_success", "failed")
 MODES = ("dynamic", "theoretical")
 NO_VISUALIZATION = "No visualization with this id exists for this AOI."
+PNG_CACHE_SIZE = 64  # PNGs rendered most recently
 RasterSource = Callable[[AssetPlan], bytes]  # an asset's GeoTIFF (AoiDownloads.geotiff)
 
 
@@ -213,6 +214,7 @@ class Visualizations:
         self._seed = seed
         self._settings = settings
         self._values: BoundedCache[tuple[str, str], np.ndarray] = BoundedCache(256)
+        self._pngs: BoundedCache[tuple[object, ...], bytes] = BoundedCache(PNG_CACHE_SIZE)
 
     # -- use cases ----------------------------------------------------------------------
     def create(
@@ -339,11 +341,21 @@ class Visualizations:
     ) -> VisualizationView:
         """A visualization of an AOI the key sees; unknown ones and those of other AOIs
         (or tenants) are refused alike."""
+        return self._found(key, session, aoi_id, visualization_id, with_legend=True)
+
+    def _found(
+        self,
+        key: ApiKey,
+        session: Session,
+        aoi_id: str,
+        visualization_id: str,
+        with_legend: bool,
+    ) -> VisualizationView:
         aoi = self._aois.get(key, session, aoi_id)
         record = self.records.get(session.namespace, visualization_id)
         if record is None or record.aoi_id != aoi.record.id:
             raise NotFound("not_found", NO_VISUALIZATION)
-        return self.view(record, aoi, session)
+        return self.view(record, aoi, session, with_legend)
 
     def assets_of(self, session: Session, aoi: AoiView) -> list[tuple[str, AssetState]]:
         """The visualization assets made so far over an AOI, oldest visualization first,
@@ -375,9 +387,6 @@ class Visualizations:
                 "dynamic_bins (1-15) is required when visualization_mode is dynamic.",
             )
         self._check_dates(view, legend.keys(), "legend")
-        for entries in legend.values():
-            for entry in entries:
-                checked_text(entry.label, "label")
         resolved = {
             date: [
                 [b.min, b.max, b.color, b.label]
@@ -419,16 +428,49 @@ class Visualizations:
         """The index of the date's first source as a PNG: classified by the mode's legend
         (drawn beside it), or stretched through the colormap (grayscale) or as colour
         (composite), which have no legend and ignore the mode."""
-        view = self.get(key, session, aoi_id, visualization_id)
+        view = self._found(key, session, aoi_id, visualization_id, with_legend=False)
         self._check_index(view, index_id)
+        return self._render(session, view, date, mode)
+
+    def preview(self, session: Session, visualization_id: str, date: str, mode: str) -> bytes:
+        """The PNG of any visualization of the namespace, whoever made it (the inspector's)."""
+        record = self.records.get(session.namespace, visualization_id)
+        aoi = self._aois.find(session, record.aoi_id) if record is not None else None
+        if record is None or aoi is None:
+            raise NotFound("not_found", NO_VISUALIZATION)
+        return self._render(session, self.view(record, aoi, session, with_legend=False), date, mode)
+
+    def of_namespace(self, session: Session) -> list[VisualizationView]:
+        """Every visualization of the namespace with its legends, newest first (the control
+        plane's view)."""
+        aois = {aoi.record.id: aoi for aoi in self._aois.of_namespace(session)}
+        return [
+            self.view(record, aois[record.aoi_id], session)
+            for record in self.records.listing(session.namespace)
+            if record.aoi_id in aois
+        ]
+
+    def _render(self, session: Session, view: VisualizationView, date: str, mode: str) -> bytes:
+        """A PNG is a pure function of the visualization, the date's sources and the mode's
+        edits: made once, then served from the cache (clients fetch the same map often)."""
         self._check_dates(view, [date], "date")
-        record, source = view.record, view.dates[date][0]
-        if view.modes:
-            self._check_mode(view, mode, "visualization_mode")
-            bins = tuple(item.bin for item in view.legend[date][mode])
-            return legends.png(
-                legends.classified_rgba(self._index_values(record, source), bins), bins
-            )
+        record, sources = view.record, view.dates[date]
+        if not view.modes:
+            made = (record.namespace, record.id, date, len(sources))
+            return self._pngs.get_or_make(made, lambda: self._stretched_png(record, sources[0]))
+        self._check_mode(view, mode, "visualization_mode")
+        edits = self._edits_of(session, record.id)
+        applied = tuple((edit.mode, edit.dates, edit.bins) for edit in edits)
+        made = (record.namespace, record.id, date, len(sources), mode, applied)
+
+        def classified() -> bytes:
+            bins = tuple(item.bin for item in self._legend(view, date, mode, edits))
+            values = self._index_values(record, sources[0])
+            return legends.png(legends.classified_rgba(values, bins), bins)
+
+        return self._pngs.get_or_make(made, classified)
+
+    def _stretched_png(self, record: VisualizationRecord, source: AssetPlan) -> bytes:
         channels = self._channels(record, source)
         stops = self._indices.colormaps.get(record.colormap, ("#000000", "#ffffff"))
         rgba = legends.stretched_rgba(channels, record.rescale_low, record.rescale_high, stops)

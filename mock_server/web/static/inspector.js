@@ -179,6 +179,57 @@ async function refreshAois() {
   drawAoiMap(aois);
 }
 
+// A control-plane PNG as an <img>: fetched with the session and token headers an
+// <img src> could not send.
+async function previewImage(path, title) {
+  const options = { headers: { "X-Mock-Session": state.namespace } };
+  if (controlToken) options.headers["X-Mock-Token"] = controlToken;
+  const image = document.createElement("img");
+  image.className = "preview";
+  image.alt = image.title = title;
+  const response = await fetch(path, options);
+  if (response.ok) image.src = URL.createObjectURL(await response.blob());
+  return image;
+}
+
+async function refreshVisualizations() {
+  const { visualizations } = await control("GET", "/__mock/visualizations");
+  if (!changed("visualizations", visualizations)) return;
+  const rows = $("visualization-rows");
+  rows.replaceChildren();
+  for (const visualization of visualizations) {
+    const row = rows.insertRow();
+    row.dataset.visualization = visualization.id;
+    cell(row, visualization.aoi_name);
+    cell(row, `${visualization.index_name} (${visualization.expression_type})`);
+    cell(row, visualization.status, `status-${visualization.status}`);
+    cell(row, `${visualization.progress}%`);
+    const previews = cell(row, visualization.previews.length ? "" : "-");
+    const images = await Promise.all(
+      visualization.previews.map((p) => previewImage(p.path, `${p.date} ${p.mode}`.trim())),
+    );
+    previews.append(...images);
+  }
+}
+
+async function refreshInsights() {
+  const { insights } = await control("GET", "/__mock/insights");
+  if (!changed("insights", insights)) return;
+  const rows = $("insight-rows");
+  rows.replaceChildren();
+  for (const insight of insights) {
+    const row = rows.insertRow();
+    row.dataset.insight = insight.id;
+    if (insight.deleted_at !== null) row.className = "deleted";
+    cell(row, insight.name + (insight.deleted_at !== null ? " (deleted)" : ""));
+    cell(row, insight.aoi_id);
+    cell(row, insight.block);
+    cell(row, insight.status + (insight.err_msg ? `: ${insight.err_msg}` : ""), `status-${insight.status}`);
+    cell(row, `${insight.progress}%`);
+    cell(row, insight.downloads.map((d) => d.status).join(", ") || "-");
+  }
+}
+
 // Each item a row: its capture windows (light) and its tasks from submission to end (dark),
 // with the mock's clock as a red line; archive items show their one task only.
 function drawOrderTimeline(orders, now) {
@@ -319,6 +370,8 @@ async function refresh() {
       refreshClock(),
       refreshJobs(),
       refreshAois(),
+      refreshVisualizations(),
+      refreshInsights(),
       refreshOrders(),
       refreshJournal(),
       refreshFaults(),
