@@ -518,3 +518,42 @@ def test_the_inspector_lists_orders_with_their_tasks(client: Any) -> None:
     assert item["windows"][0][1] - item["windows"][0][0] == 8 * DAY
     assert item["tasks"][0]["status"] == "DRAFT"
     assert b"order-timeline" in client.get("/__mock/ui").data
+
+
+def test_the_order_fixtures_are_closed(tmp_path: Any) -> None:
+    import shutil
+
+    from pixxel_mock.server.model.catalog import FixtureError
+    from pixxel_mock.server.model.orders import load_order_fixtures
+    from pixxel_mock.server.spec.resources import FIXTURES_DIR
+
+    satellites = {s.id: s for s in instance_of_fixture_satellites()}
+    shutil.copytree(FIXTURES_DIR, tmp_path / "fixtures")
+    path = tmp_path / "fixtures" / "bandsets.yaml"
+    path.write_text(
+        path.read_text().replace("    captures: 1\n", "    captures: 1\n    colour: blue\n")
+    )
+    with pytest.raises(FixtureError, match=r"bandsets\.yaml: bandsets/0: .*'colour'"):
+        load_order_fixtures(tmp_path / "fixtures", satellites)
+
+
+def instance_of_fixture_satellites() -> Any:
+    from pixxel_mock.server.model.archive import load_archive_fixtures
+    from pixxel_mock.server.spec.resources import FIXTURES_DIR
+
+    return load_archive_fixtures(FIXTURES_DIR).satellites
+
+
+def test_order_items_filter_by_type_user_and_area(client: Any) -> None:
+    _order(client, _tasking(), _tasking(recurrence="MONTHLY", end_date=None, no_of_occurrences=3))
+    listed = client.get("/v0/order-items?type=RECURRING", headers=ALPHA).json["order_items"]
+    assert [len(i["tasks"]) for i in listed] == [3]
+    user = client.get("/v0/orders", headers=ALPHA).json["orders"][0]["user_id"]
+    assert (
+        client.get(f"/v0/order-items?user_id={user.upper()}", headers=ALPHA).json["pagination"][
+            "total"
+        ]
+        == 2
+    )
+    assert client.get("/v0/order-items?area=90/..", headers=ALPHA).json["order_items"] == []
+    assert client.get("/v0/order-items?area=big", headers=ALPHA).status_code == 400
