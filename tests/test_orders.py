@@ -557,3 +557,39 @@ def test_order_items_filter_by_type_user_and_area(client: Any) -> None:
     )
     assert client.get("/v0/order-items?area=90/..", headers=ALPHA).json["order_items"] == []
     assert client.get("/v0/order-items?area=big", headers=ALPHA).status_code == 400
+
+
+def test_catalog_search_filters_by_place_time_ids_and_sorts(client: Any, app: Any) -> None:
+    _fulfilled(client, app)
+
+    def found(**body: Any) -> list[dict]:
+        answer = client.post("/v0/catalogs/search", headers=ALPHA, json={"limit": 10, **body})
+        assert answer.status_code == 200, answer.json
+        return answer.json["catalogs"]
+
+    everything = found()
+    assert len(everything) == 3
+    assert len(found(bbox=[75.7, 30.8, 76.0, 31.0])) == 3
+    assert found(bbox=[10.0, 10.0, 11.0, 11.0]) == []
+    assert (
+        found(
+            intersects={
+                "type": "Polygon",
+                "coordinates": [[[10, 10], [11, 10], [11, 11], [10, 10]]],
+            }
+        )
+        == []
+    )
+    assert found(datetime="2030-01-01T00:00:00Z/..") == []
+    capture = everything[0]
+    assert [c["id"] for c in found(ids=[capture["id"]])] == [capture["id"]]
+    assert [c["id"] for c in found(item_ids=[capture["details"]["id"]])] == [capture["id"]]
+    clouds = [
+        c["details"]["properties"]["eo:cloud_cover"]
+        for c in found(sort_by=[{"eo:cloud_cover": "ASC"}])
+    ]
+    assert clouds == sorted(clouds)
+    both = {"bbox": [75.7, 30.8, 76.0, 31.0], "intersects": POLYGON}
+    assert client.post("/v0/catalogs/search", headers=ALPHA, json=both).status_code == 400
+    page = client.post("/v0/catalogs/search", headers=ALPHA, json={"offset": 2}).json
+    assert len(page["catalogs"]) == 1 and page["pagination"]["total"] == 3
