@@ -298,6 +298,10 @@ def test_library_lists_every_scenario_with_its_description(ns: Namespace) -> Non
         "visualization-fails",
         "insight-failed",
         "insight-download-pending",
+        "infeasible-tasking",
+        "cloudy-window",
+        "expired-window",
+        "failed-delivery",
     }
     assert all(s["description"] for s in scenarios.values())
 
