@@ -35,6 +35,8 @@ EXCLUDED_CHECKS = {
 SEMANTIC_REFUSALS = {
     "searchArchive": "bbox south <= north, polygon rings closed and simple, intervals in order",
     "searchSatelliteImages": "the satellite's own collections, start_date <= end_date",
+    "searchCatalogs": "bbox or intersects (not both), south <= north, rings closed, intervals in order",
+    "listOrderItems": "created_at's instants are real dates and in order; area's min <= max",
 }
 SEMANTIC_REFUSAL_CODE = "invalid_parameter"
 SHADOWED_BLOCK_NAMES = ("workflows", "insights")  # /v0/blocks/{name} vs the literal lists
@@ -47,6 +49,10 @@ WRITE_OPERATIONS = {
     "rollbackVisualizationMetadata": "changes a visualization's legend; pass --allow-writes to include it",
     "createInsights": "runs a billable insight on an AOI; pass --allow-writes to include it",
     "deleteInsights": "deletes an insight of an AOI; pass --allow-writes to include it",
+    "submitOrder": "places an order that spends tokens; pass --allow-writes to include it",
+    "createStore": "creates a store in the key's workspace; pass --allow-writes to include it",
+    "deleteStore": "deletes a store of the key's workspace; pass --allow-writes to include it",
+    "createDelivery": "pushes imagery to a store; pass --allow-writes to include it",
 }
 
 
