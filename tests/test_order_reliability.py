@@ -16,7 +16,7 @@ from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.model.deliveries import write_atomically
 
 from .helpers import AGRI, ALPHA
-from .test_orders import GEOMETRY, POLYGON
+from .test_orders import GEOMETRY, POLYGON, store_body
 
 
 def _archive_order(store_id: str, item_ids: list[str]) -> dict[str, Any]:
@@ -56,12 +56,7 @@ def test_kill_9_during_deliveries_loses_no_order_and_leaves_no_partial_package(
         store = requests.post(
             f"{first.url}/v0/stores",
             headers=ALPHA,
-            json={
-                "name": "crash",
-                "type": "S3",
-                "configs": {"bucket": "crash-test", "region": "r"},
-                "secrets": {},
-            },
+            json=store_body("crash", "crash-test"),
             timeout=5,
         ).json()
         found = requests.post(

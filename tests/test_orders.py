@@ -158,14 +158,19 @@ def _order(client: Any, *items: dict[str, Any], headers: dict = ALPHA, dry: bool
     )
 
 
+def store_body(name: str = "bucket", bucket: str = "acme-imagery", **extra: Any) -> dict:
+    """A Create Store body (an S3 bucket); `extra` adds or replaces fields."""
+    configs = {"bucket": bucket, "region": "ap-south-1"}
+    return {"name": name, "type": "S3", "configs": configs, "secrets": {}, **extra}
+
+
 def _store(client: Any, name: str = "bucket", headers: dict = ALPHA) -> dict[str, Any]:
-    body = {
-        "name": name,
-        "type": "S3",
-        "configs": {"bucket": "acme-imagery", "region": "ap-south-1", "path_prefix": "pixxel"},
-        "secrets": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "hunter2-secret"},
-        "labels": {"env": "prod"},
-    }
+    body = store_body(
+        name,
+        configs={"bucket": "acme-imagery", "region": "ap-south-1", "path_prefix": "pixxel"},
+        secrets={"access_key_id": "AKIAEXAMPLE", "secret_access_key": "hunter2-secret"},
+        labels={"env": "prod"},
+    )
     answer = client.post("/v0/stores", headers=headers, json=body)
     assert answer.status_code == 200, answer.json
     return answer.json
@@ -387,16 +392,7 @@ def test_a_store_keeps_no_secret_and_its_name_is_unique(client: Any, app: Any) -
         400,
         409,
     )
-    duplicate = client.post(
-        "/v0/stores",
-        headers=ALPHA,
-        json={
-            "name": "bucket",
-            "type": "GCS",
-            "configs": {"bucket": "b-c", "region": "r"},
-            "secrets": {},
-        },
-    )
+    duplicate = client.post("/v0/stores", headers=ALPHA, json=store_body(type="GCS"))
     assert duplicate.status_code == 409
     snapshot = json.dumps(client.get("/__mock/state").json)
     assert "hunter2-secret" not in snapshot and "acme-imagery" in snapshot
