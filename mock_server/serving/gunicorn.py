@@ -22,10 +22,12 @@ from gunicorn.workers import gasgi
 
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.factory import create_app, instance_of
+from pixxel_mock.server.app.instance import MockInstance
 from pixxel_mock.server.http.pipeline import may_wait
 from pixxel_mock.server.serving.bridge import InlineBridge, MockProtocol, check_gunicorn_hooks
 from pixxel_mock.server.serving.collector import collect_fully_on_a_timer
 from pixxel_mock.server.serving.groupcommit import GroupCommit
+from pixxel_mock.server.state.records import JobTable
 
 
 class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
@@ -108,8 +110,8 @@ def run_mock_server(config: MockConfig, host: str, port: int, workers: int, thre
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
     instance = instance_of(app)
     instance.store.journal.forget_writers()
-    jobs = instance.jobs.records
-    jobs.route_inserts(GroupCommit(jobs).insert)
+    for table in group_committed(instance):
+        table.route_inserts(GroupCommit(table).insert)
     bridge = InlineBridge(app, may_wait_for(app), threads, config.max_body_bytes)
     try:
         run_gunicorn(
@@ -120,6 +122,13 @@ def run_mock_server(config: MockConfig, host: str, port: int, workers: int, thre
         )
     finally:
         instance.close()  # in the server's process only: a temporary state file goes
+
+
+def group_committed(instance: MockInstance) -> tuple[JobTable[Any], ...]:
+    """The tables created most by requests whose builds check only by key (`get`, which
+    sees the rows the batch inserted before them): jobs, AOIs, insights. A build that
+    checks a listing (a cached read) would not see its own batch's rows."""
+    return (instance.jobs.records, instance.aois.records, instance.insights.records)
 
 
 def may_wait_for(app: Flask) -> Callable[[dict[str, Any]], bool]:
