@@ -24,6 +24,7 @@ from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.factory import create_app, instance_of
 from pixxel_mock.server.app.instance import MockInstance
 from pixxel_mock.server.http.pipeline import may_wait
+from pixxel_mock.server.model.catalog import ApiKey, Catalog
 from pixxel_mock.server.serving.bridge import InlineBridge, MockProtocol, check_gunicorn_hooks
 from pixxel_mock.server.serving.collector import collect_fully_on_a_timer
 from pixxel_mock.server.serving.groupcommit import GroupCommit
@@ -118,7 +119,9 @@ def run_mock_server(config: MockConfig, host: str, port: int, workers: int, thre
             lambda: bridge,
             f"{host}:{port}",
             workers,
-            lambda url: startup_banner(config, url, workers, threads, instance.store.path),
+            lambda url: startup_banner(
+                config, url, workers, threads, instance.store.path, instance.catalog
+            ),
         )
     finally:
         instance.close()  # in the server's process only: a temporary state file goes
@@ -160,8 +163,27 @@ def app_for_workers(config: MockConfig) -> Flask:
     return app
 
 
+def keys_of(catalog: Catalog) -> str:
+    """The fixtures' keys and the projects each opens (a --fixtures folder has its own)."""
+
+    def opens(key: ApiKey) -> str:
+        names = sorted(catalog.projects[p].name for p in key.project_ids if p in catalog.projects)
+        return "revoked" if key.revoked else ", ".join(names) or "no project"
+
+    return ", ".join(f"{key.key} ({opens(key)})" for key in catalog.keys.values())
+
+
+def first_usable_key(catalog: Catalog) -> str:
+    return next((k.key for k in catalog.keys.values() if not k.revoked), "<your key>")
+
+
 def startup_banner(
-    config: MockConfig, url: str, workers: int, threads: int, state_file: Path
+    config: MockConfig,
+    url: str,
+    workers: int,
+    threads: int,
+    state_file: Path,
+    catalog: Catalog,
 ) -> str:
     state = str(state_file) if config.state_file else f"{state_file} (temporary)"
     return "\n".join(
@@ -178,9 +200,8 @@ def startup_banner(
                 else []
             ),
             f"  workers: {workers} (+{threads} threads each for delays), state: {state}",
-            "  demo keys: pxm_demo_alpha (agri-monitoring, coastal-watch),"
-            " pxm_demo_beta (urban-heat), pxm_demo_revoked (revoked)",
-            f"  try: curl -H 'Authorization: pxm_demo_alpha' {url}/v0/workflows",
+            f"  keys: {keys_of(catalog)}",
+            f"  try: curl -H 'Authorization: {first_usable_key(catalog)}' {url}/v0/workflows",
             f"  contract: {url}/openapi.yaml   control API: {url}/__mock/clock",
             f"  look at it: {url}/docs (API reference)   {url}/__mock/ui (inspector)",
             *(
