@@ -217,6 +217,8 @@ def test_dropped_connection_and_truncated_body(ns: Namespace) -> None:
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{ns.url}/v0/projects", headers={**ALPHA, "X-Mock-Session": ns.name})
     assert ns.api("GET", "/v0/projects").status_code == 200
+    dropped = ns.control("GET", "/__mock/requests", params={"limit": 2})["requests"][0]
+    assert (dropped["fault"], dropped["violations"]) == ("drop", [])  # no answer to judge
     ns.fault(
         {"id": "cut", "match": {"operation_id": "listBlocks"}, "action": {"truncate_bytes": 40}}
     )
