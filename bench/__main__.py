@@ -346,6 +346,8 @@ GOALS = {
     "create_aoi": (2.0, None, None),  # issue 27
     "index_png": (1.0, None, None),  # issue 28: at least at Prism's speed
     "create_insight": (2.0, None, None),  # issue 28
+    "submit_order": (2.0, None, None),  # issue 29
+    "catalog_search": (2.0, None, None),  # issue 29
 }
 
 

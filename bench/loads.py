@@ -25,6 +25,34 @@ ARCHIVE_SEARCH = json.dumps(
     },
     separators=(",", ":"),
 )
+# an order of one tasking item over the same square, its capture window years ahead (so
+# it stays valid at any clock speed); and a catalog search by use case, newest first
+SUBMIT_ORDER = json.dumps(
+    {
+        "order_items": [
+            {
+                "project_id": "9531985d-5d9d-49f8-9818-e811892f902b",
+                "usecase": "agriculture",
+                "geometry": {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {"type": "Feature", "geometry": json.loads(ARCHIVE_SEARCH)["intersects"]}
+                    ],
+                },
+                "bandset": {"bandset_id": "2d1b6a3e-52f4-4f0e-9d0c-6a1f3c2b7e10"},
+                "recurrence": "ONCE",
+                "start_date": "2031-01-10T00:00:00Z",
+                "end_date": "2031-01-18T00:00:00Z",
+            }
+        ]
+    },
+    separators=(",", ":"),
+)
+CATALOG_SEARCH = json.dumps(
+    {"query": {"usecase": {"eq": "agriculture"}}, "limit": 10}, separators=(",", ":")
+)
+# catalog searches run in a namespace of their own, apart from the orders submitted
+CATALOG_SESSION = {**JSON_ALPHA, "X-Mock-Session": "bench-catalog"}
 
 
 UNIQUE = "@N@"  # in a body: replaced per request by a number no other request gets
@@ -75,6 +103,16 @@ WORKLOADS = [
         "create_insight",
         False,
         lambda p: [Request("POST", p["insights"], JSON_ALPHA, p["insight_body"])],
+    ),
+    Workload(
+        "submit_order",
+        False,
+        lambda p: [Request("POST", "/v0/orders", JSON_ALPHA, SUBMIT_ORDER)],
+    ),
+    Workload(
+        "catalog_search",
+        False,
+        lambda p: [Request("POST", "/v0/catalogs/search", CATALOG_SESSION, CATALOG_SEARCH)],
     ),
 ]
 

@@ -2,7 +2,8 @@
 
 HAR so that browsers, HAR viewers, `validate-traffic` and `serve --replay` all read
 the same file. Secrets never reach the disk: the Authorization and X-Mock-Token
-headers and every signed-URL `signature=` value are replaced by `REDACTED`.
+headers, every signed-URL `signature=` value and every request-body property the contract
+marks `writeOnly` (a store's `secrets`) are replaced by `REDACTED`.
 Non-JSON bodies (the ZIP packages) are kept whole, base64-encoded, so a replay can
 serve the very bytes the client received.
 """
@@ -16,10 +17,13 @@ import re
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pixxel_mock.server.checking.exchange import Exchange
+from pixxel_mock.server.spec.document import ApiSpec
+from pixxel_mock.server.spec.resources import API_SPEC
 
 REDACTED = "REDACTED"
 SECRET_HEADERS = {"authorization", "x-mock-token", "cookie", "set-cookie"}
@@ -30,6 +34,31 @@ RECORDING_NAME = "recording.har"
 def redact_text(text: str) -> str:
     """The text with every signed-URL signature replaced."""
     return _SIGNATURE.sub(rf"\g<1>{REDACTED}", text)
+
+
+@cache
+def _write_only() -> frozenset[str]:
+    return ApiSpec.load(API_SPEC).write_only_names
+
+
+def redact_body(text: str) -> str:
+    """A JSON body with the value of every property the contract marks `writeOnly` (a
+    store's `secrets`) replaced, at any depth; other text as `redact_text` leaves it."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return redact_text(text)
+    hidden = _write_only()
+
+    def scrub(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: REDACTED if k in hidden else scrub(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [scrub(v) for v in node]
+        return node
+
+    cleaned = scrub(document)
+    return redact_text(text if cleaned == document else json.dumps(cleaned))
 
 
 def _headers(headers: Mapping[str, str]) -> list[dict[str, str]]:
@@ -74,7 +103,7 @@ def har_entry(exchange: Exchange, origin: str, started: float, millis: float) ->
                 (v for k, v in exchange.request_headers.items() if k.lower() == "content-type"),
                 "",
             ),
-            "text": redact_text(exchange.request_body.decode("utf-8", "replace")),
+            "text": redact_body(exchange.request_body.decode("utf-8", "replace")),
         }
     response_headers = exchange.response_headers or {}
     return {

@@ -39,6 +39,8 @@ class BehaviourSpace:
     min_url_ttl: int  # the shortest signed-URL lifetime a scenario may set
     aoi_outcomes: tuple[str, ...]  # how a scenario may make AOIs end, success aside
     visualization_outcomes: tuple[str, ...]  # and visualizations
+    order_outcomes: tuple[str, ...]  # and tasking order items (infeasible, cloudy, ...)
+    delivery_outcomes: tuple[str, ...]  # and deliveries to stores (failed)
     key: str  # the fixtures' first usable key: the client's, unless explore is given another
 
     @classmethod
@@ -100,6 +102,8 @@ class BehaviourSpace:
         scenario = schemas["Scenario"]["properties"]
         outcome = scenario["aoi_outcomes"]["items"]["properties"]["outcome"]
         shown = scenario["visualization_outcomes"]["items"]["properties"]["outcome"]
+        ordered = scenario["order_outcomes"]["items"]["properties"]["outcome"]
+        delivered = scenario["delivery_outcomes"]["items"]["properties"]["outcome"]
         return cls(
             statuses={op: found for op, found in documented.items() if found},
             retry_after=retry_after,
@@ -109,6 +113,8 @@ class BehaviourSpace:
             min_url_ttl=int(ttl["minimum"]),
             aoi_outcomes=tuple(o for o in outcome["enum"] if o != "success"),
             visualization_outcomes=tuple(o for o in shown["enum"] if o != "success"),
+            order_outcomes=tuple(o for o in ordered["enum"] if o != "success"),
+            delivery_outcomes=tuple(o for o in delivered["enum"] if o != "success"),
             key=client_key(catalog),
         )
 
@@ -136,6 +142,13 @@ def _revocation(key: str) -> st.SearchStrategy[dict]:
     )
 
 
+def _one_outcome(outcomes: tuple[str, ...]) -> st.SearchStrategy[list[dict]]:
+    """A scenario's list of one entry that ends every matching resource so."""
+    return st.lists(
+        st.fixed_dictionaries({"outcome": st.sampled_from(outcomes)}), min_size=1, max_size=1
+    )
+
+
 def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
     task_failure = st.fixed_dictionaries(
         {
@@ -152,19 +165,11 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
             "signed_urls": st.fixed_dictionaries(
                 {"ttl_seconds": st.integers(space.min_url_ttl, 3600)}
             ),
-            "aoi_outcomes": st.lists(
-                st.fixed_dictionaries({"outcome": st.sampled_from(space.aoi_outcomes)}),
-                min_size=1,
-                max_size=1,
-            ),
+            "aoi_outcomes": _one_outcome(space.aoi_outcomes),
             "aoi_downloads": st.fixed_dictionaries(
                 {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
             ),
-            "visualization_outcomes": st.lists(
-                st.fixed_dictionaries({"outcome": st.sampled_from(space.visualization_outcomes)}),
-                min_size=1,
-                max_size=1,
-            ),
+            "visualization_outcomes": _one_outcome(space.visualization_outcomes),
             "insight_failures": st.lists(
                 st.fixed_dictionaries({"err_msg": st.sampled_from(space.messages)}),
                 min_size=1,
@@ -173,6 +178,8 @@ def _scenario(space: BehaviourSpace) -> st.SearchStrategy[dict]:
             "insight_downloads": st.fixed_dictionaries(
                 {"pending_seconds": st.integers(1, 600), "pending_polls": st.integers(1, 12)}
             ),
+            "order_outcomes": _one_outcome(space.order_outcomes),
+            "delivery_outcomes": _one_outcome(space.delivery_outcomes),
         },
     )
 
@@ -192,7 +199,7 @@ def server_behaviours(
     the client sleeps, so kept short). `revocations`, `scenarios`: include key revocations
     and domain scenarios (failing tasks, pending packages, short-lived signed URLs, failing
     AOIs and visualizations, pending AOI downloads, failing insights, pending insight
-    packages)."""
+    packages, infeasible, cloudy and expired tasking, failing deliveries)."""
     space = space or BehaviourSpace.derive()
     waits = retry_after if retry_after is not None else st.sampled_from([0, 1])
     fault = _status_fault(space, waits)

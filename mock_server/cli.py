@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="STAC items of the seeded archive, generated from --seed over fixtures/archive.yaml",
     )
     serve.add_argument(
+        "--stores-dir",
+        type=Path,
+        default=None,
+        help="folder standing for the stores' buckets, where deliveries land "
+        "(default: beside the state file)",
+    )
+    serve.add_argument(
         "--max-namespaces",
         type=int,
         default=1_000,
@@ -167,6 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
             url_ttl_seconds=args.url_ttl,
             journal_size=args.journal_size,
             archive_items=args.archive_items,
+            stores_dir=args.stores_dir,
             max_namespaces=args.max_namespaces,
             validate_responses=args.validate_responses,
             scenarios=tuple(args.scenario),

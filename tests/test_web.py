@@ -192,3 +192,24 @@ def test_the_inspector_shows_visualizations_with_their_pngs_and_insights(
     browser.save_screenshot(str(SHOTS / "inspector-analysis.png"))
     assert console_errors(browser) == []
     requests.post(f"{server.url}/__mock/reset", params={"all": "true"})
+
+
+def test_the_inspector_shows_orders_with_their_tasks_on_a_timeline(browser, server) -> None:
+    from examples.order_client import OrderClient, run_order
+
+    requests.post(f"{server.url}/__mock/reset", params={"all": "true"})
+    requests.put(f"{server.url}/__mock/clock", json={"mode": "polls"})
+    outcome = run_order(OrderClient(server.url, ALPHA["Authorization"], poll_delay=0), AGRI)
+    assert outcome.item_statuses == ("FULFILLED", "FULFILLED")
+    browser.get("about:blank")
+    browser.get_log("browser")
+    browser.get(f"{server.url}/__mock/ui")
+    until(browser, lambda d: "FULFILLED" in texts(d, "#order-rows td"))
+    assert {"TASKING", "ARCHIVE"} <= set(texts(browser, "#order-rows td"))
+    windows = "return document.querySelectorAll('#order-timeline rect.window').length"
+    tasks = "return document.querySelectorAll('#order-timeline rect.task').length"
+    assert browser.execute_script(windows) == 1 and browser.execute_script(tasks) == 2
+    browser.execute_script("document.getElementById('orders').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "inspector-orders.png"))
+    assert console_errors(browser) == []
+    requests.post(f"{server.url}/__mock/reset", params={"all": "true"})

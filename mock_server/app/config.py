@@ -31,6 +31,7 @@ class MockConfig:
     package_polls: int = 1
     url_ttl_seconds: int = 3600
     archive_items: int = 2_000  # STAC items of the seeded archive (fixtures/archive.yaml)
+    stores_dir: Path | None = None  # where deliveries land; None: beside the state file
     scenarios: tuple[str, ...] = ()  # library names or file paths, applied server-wide
     replay_file: Path | None = None  # a HAR recording to answer from (serve --replay)
     replay_strict: bool = False  # requests the recording lacks: 404 not_recorded, no model
@@ -65,7 +66,7 @@ class MockConfig:
         config = cls(**values)
         paths = {
             name: Path(v)
-            for name in ("fixtures_dir", "state_file", "replay_file")
+            for name in ("fixtures_dir", "state_file", "replay_file", "stores_dir")
             if (v := getattr(config, name)) is not None
         }
         return replace(config, **paths)

@@ -16,6 +16,7 @@ from pixxel_mock.server.api.archive import HANDLERS as ARCHIVE_HANDLERS
 from pixxel_mock.server.api.handlers import HANDLERS as API_HANDLERS
 from pixxel_mock.server.api.indices import HANDLERS as INDEX_HANDLERS
 from pixxel_mock.server.api.insights import HANDLERS as INSIGHT_HANDLERS
+from pixxel_mock.server.api.orders import HANDLERS as ORDER_HANDLERS
 from pixxel_mock.server.api.visualizations import HANDLERS as VISUALIZATION_HANDLERS
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.instance import MockInstance
@@ -46,6 +47,7 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
                         **INDEX_HANDLERS,
                         **VISUALIZATION_HANDLERS,
                         **INSIGHT_HANDLERS,
+                        **ORDER_HANDLERS,
                     }
                 ),
                 api_guard,

@@ -24,16 +24,20 @@ from pixxel_mock.server.model.aois import Aois, AoiSettings
 from pixxel_mock.server.model.archive import Archive, load_archive_fixtures
 from pixxel_mock.server.model.blocks import Blocks
 from pixxel_mock.server.model.catalog import Catalog, load_catalog
+from pixxel_mock.server.model.catalog_downloads import CatalogDownloads
+from pixxel_mock.server.model.deliveries import Deliveries
 from pixxel_mock.server.model.downloads import Downloads, DownloadSettings
 from pixxel_mock.server.model.indices import Indices, load_index_fixtures
 from pixxel_mock.server.model.insight_downloads import InsightDownloads
 from pixxel_mock.server.model.insights import Insights
 from pixxel_mock.server.model.jobs import Jobs
 from pixxel_mock.server.model.lifecycle import JobState
+from pixxel_mock.server.model.orders import CatalogEntry, Orders, load_order_fixtures
 from pixxel_mock.server.model.projects import Projects
 from pixxel_mock.server.model.rasters import write_geotiff
 from pixxel_mock.server.model.replay import Recording
 from pixxel_mock.server.model.sessions import Sessions
+from pixxel_mock.server.model.stores import Stores
 from pixxel_mock.server.model.visualizations import Visualizations, VisualizationSettings
 from pixxel_mock.server.model.workflows import Workflows
 from pixxel_mock.server.spec.document import ApiSpec
@@ -64,6 +68,10 @@ class MockInstance:
     visualizations: Visualizations
     insights: Insights
     insight_downloads: InsightDownloads
+    orders: Orders
+    stores: Stores
+    deliveries: Deliveries
+    catalog_downloads: CatalogDownloads
     scenario_loader: ScenarioLoader
     library: dict[str, ScenarioFile]
     temp_dir: Path | None = None
@@ -128,6 +136,28 @@ class MockInstance:
             config.seed,
         )
         insights = Insights(catalog, aois, store, config.seed)
+        satellites = {satellite.id: satellite for satellite in archive.satellites}
+        orders = Orders(
+            store,
+            load_order_fixtures(config.fixtures_dir, satellites),
+            archive.items,
+            satellites,
+            catalog.projects,
+            config.seed,
+        )
+        stores = Stores(store, catalog.projects, config.seed)
+        orders.store_check = lambda key, session, store_id, parameter: (
+            stores.usable(key, session, store_id, parameter).name
+        )
+
+        def entry_geotiff(entry: CatalogEntry) -> bytes:
+            """A catalog entry's GeoTIFF: the archive item's own bytes, or the capture's."""
+            if entry.from_archive:
+                return archive.geotiff(entry.collection, entry.item_id)
+            return write_geotiff(entry.band_names, entry.bbox, "EPSG:4326", entry.raster_seed)
+
+        stores_dir = config.stores_dir or state_file.with_name(state_file.name + "-stores")
+        deliveries = Deliveries(store, orders, stores, stores_dir, entry_geotiff)
         instance = cls(
             config=config,
             api_spec=api_spec,
@@ -155,6 +185,12 @@ class MockInstance:
             ),
             insights=insights,
             insight_downloads=InsightDownloads(insights, store, config.seed, download_settings),
+            orders=orders,
+            stores=stores,
+            deliveries=deliveries,
+            catalog_downloads=CatalogDownloads(
+                store, orders, deliveries, config.url_ttl_seconds, entry_geotiff
+            ),
             scenario_loader=loader,
             library=library,
             temp_dir=temp_dir,

@@ -29,24 +29,30 @@ def path_pattern(path: str) -> re.Pattern[str]:
 
 
 class RouteTable:
-    """Operations by method and number of segments, so that a request tries only the
-    few patterns that could match it; fewer parameters first, so a literal path
-    (/v0/blocks/workflows) wins over a template (/v0/blocks/{name}). HEAD is GET
-    without the body; OPTIONS is answered by no operation."""
+    """Operations by number of segments, so that a request tries only the few patterns
+    that could match it. A request path belongs to the most concrete path template that
+    matches it, whatever the method (OpenAPI: concrete paths match before templated
+    ones), so a literal path (/v0/blocks/workflows, /v0/catalogs/search) wins over a
+    template (/v0/blocks/{name}, /v0/catalogs/{id}) and another method on it is a 405.
+    HEAD is GET without the body; OPTIONS is answered by no operation."""
 
     def __init__(self, operations: Iterable[Operation]) -> None:
-        self._routes: dict[tuple[str, int], list[tuple[re.Pattern[str], Operation]]] = {}
+        self._paths: dict[int, list[tuple[re.Pattern[str], str]]] = {}
+        self._operations: dict[tuple[str, str], Operation] = {}
         for operation in sorted(operations, key=lambda op: op.path.count("{")):
-            key = (operation.method, operation.path.count("/"))
-            self._routes.setdefault(key, []).append((path_pattern(operation.path), operation))
-        self._methods = sorted({method for method, _ in self._routes})
+            self._operations[(operation.method, operation.path)] = operation
+            paths = self._paths.setdefault(operation.path.count("/"), [])
+            if all(template != operation.path for _, template in paths):
+                paths.append((path_pattern(operation.path), operation.path))
+        self._methods = sorted({method for method, _ in self._operations})
 
     def find(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
         """The operation at (method, path) and its path values, or None."""
-        for pattern, operation in self._routes.get((method, path.count("/")), ()):
+        for pattern, template in self._paths.get(path.count("/"), ()):
             match = pattern.fullmatch(path)
             if match is not None:
-                return operation, match.groupdict()
+                operation = self._operations.get((method, template))
+                return (operation, match.groupdict()) if operation is not None else None
         return None
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:

@@ -466,3 +466,51 @@ def inspect_jobs(call: Call) -> Reply:
             }
         )
     return 200, {"namespace": call.namespace, "now": call.session.now, "jobs": jobs}
+
+
+@HANDLERS("getCatalogPackage")
+def get_catalog_package(call: Call) -> Reply:
+    return _zip(call, call.mock.catalog_downloads.package)
+
+
+@HANDLERS("getCatalogGeoTiff")
+def get_catalog_geotiff(call: Call) -> Reply:
+    catalog_id = str(call.params["catalog_id"]).lower()
+    content = call.mock.deliveries.entry_geotiff(call.session, catalog_id)
+    return _archive_file(call, content, COG_TYPE, f"{catalog_id}.tif")
+
+
+@HANDLERS("inspectOrders")
+def inspect_orders(call: Call) -> Reply:
+    orders = [
+        {
+            "id": view.record.id,
+            "created_at": view.record.created_at,
+            "paid_at": view.plan.paid_at,
+            "status": view.status,
+            "items": [
+                {
+                    "id": item.spec.id,
+                    "name": item.spec.name,
+                    "type": item.spec.type,
+                    "project_id": item.spec.project_id,
+                    "status": item.status,
+                    "windows": [list(w) for w in item.spec.occurrences],
+                    "tasks": [
+                        {
+                            "id": task.plan.id,
+                            "status": task.status,
+                            "submitted_at": task.plan.submitted_at,
+                            "started_at": task.plan.started_at,
+                            "ended_at": task.plan.ended_at,
+                            "captured_at": task.plan.captured_at,
+                        }
+                        for task in item.tasks
+                    ],
+                }
+                for item in view.items
+            ],
+        }
+        for view in call.mock.orders.of_namespace(call.session)
+    ]
+    return 200, {"namespace": call.namespace, "now": call.session.now, "orders": orders}

@@ -34,9 +34,21 @@ STATE_OF = {
     "rollbackVisualizationMetadata": "visualizations",
     "listInsights": "insights",
     "downloadInsights": "insight_downloads",
+    "submitOrder": "orders",
+    "getOrderById": "orders",
+    "getOrderItemById": "order_items",
+    "listDeliveries": "deliveries",
+    "createDelivery": "deliveries",
+    "createDownload": "catalog_downloads",
+    "getDownloadById": "catalog_downloads",
 }
 # a list's array key
-LIST_KEYS = {"assets": "assets", "visualizations": "visualization", "insights": "insights"}
+LIST_KEYS = {
+    "assets": "assets",
+    "visualizations": "visualization",
+    "insights": "insights",
+    "deliveries": "deliveries",
+}
 # What one answer showed: "jobs", "tasks", "downloads", "aois", "assets", "aoi_downloads",
 # "visualizations", "insights" or "insight_downloads" -> its states, first seen first.
 States = Mapping[str, Sequence[str]]
@@ -91,6 +103,16 @@ def insight_download_states(status: str) -> States:
     return {"insight_downloads": (status,)}
 
 
+def order_states(status: str, item_statuses: Iterable[str]) -> States:
+    """The states an order's JSON shows: its payment status and its items' (each once)."""
+    return {"orders": (status,), "order_items": tuple(dict.fromkeys(item_statuses))}
+
+
+def order_item_states(status: str, task_statuses: Iterable[str]) -> States:
+    """The states an order item's JSON shows: its own and its tasks' (each once)."""
+    return {"order_items": (status,), "order_tasks": tuple(dict.fromkeys(task_statuses))}
+
+
 def encoded_states(states: States) -> str:
     """The journal's form of an answer's states (compact JSON). A job's is made once per
     rendered state, not per poll: encoding costs more than the rest of the journal entry."""
@@ -120,6 +142,15 @@ def states_in_body(operation_id: str | None, status: int, body: bytes | None) ->
         }
     if not isinstance(document, dict) or not isinstance(document.get("status"), str):
         return None
+    if kind in ("orders", "order_items"):
+        parts = document.get("order_items" if kind == "orders" else "tasks")
+        statuses = (
+            p["status"]
+            for p in (parts if isinstance(parts, list) else [])
+            if isinstance(p, dict) and isinstance(p.get("status"), str)
+        )
+        make = order_states if kind == "orders" else order_item_states
+        return make(document["status"], statuses)
     if kind != "jobs":
         return {kind: (document["status"],)}
     tasks = document.get("tasks")

@@ -172,7 +172,8 @@ class FaultRule:
 class Scenario:
     """Domain scenarios: failing tasks, slow jobs, slow packages, short URLs, revoked keys,
     AOIs and visualizations that fail, AOI downloads that wait, insights that fail,
-    insight packages that wait, a recording to replay."""
+    insight packages that wait, tasking that fails or is partial, deliveries that fail,
+    a recording to replay."""
 
     task_failures: tuple[Mapping[str, Any], ...] = ()
     slow_jobs: tuple[Mapping[str, Any], ...] = ()
@@ -185,6 +186,8 @@ class Scenario:
     insight_failures: tuple[Mapping[str, Any], ...] = ()
     insight_download_seconds: float | None = None
     insight_download_polls: int | None = None
+    order_outcomes: tuple[Mapping[str, Any], ...] = ()
+    delivery_outcomes: tuple[Mapping[str, Any], ...] = ()
     url_ttl_seconds: int | None = None
     revocations: Mapping[str, float] = field(default_factory=dict)
     replay: ReplaySettings | None = None
@@ -208,6 +211,8 @@ class Scenario:
             insight_failures=tuple(data.get("insight_failures") or ()),
             insight_download_seconds=insight_downloads.get("pending_seconds"),
             insight_download_polls=insight_downloads.get("pending_polls"),
+            order_outcomes=tuple(data.get("order_outcomes") or ()),
+            delivery_outcomes=tuple(data.get("delivery_outcomes") or ()),
             url_ttl_seconds=(data.get("signed_urls") or {}).get("ttl_seconds"),
             revocations={
                 r["key"]: parse_rfc3339(r["at"]) for r in data.get("key_revocations") or ()
@@ -250,6 +255,15 @@ class Scenario:
             if entry.get("block", block) == block and entry.get("aoi_id", aoi_id) == aoi_id:
                 err_msg = str(entry.get("err_msg") or DEFAULT_INSIGHT_ERROR)
         return err_msg
+
+    def order_outcome(self, project_id: str, name: str) -> str:
+        """How a new tasking item ends (success, weak_feasibility, infeasible, cloudy,
+        expired): the last entry matching its project and name, or success."""
+        return _outcome(self.order_outcomes, project_id=project_id, name=name)
+
+    def delivery_outcome(self, store_name: str) -> str:
+        """How deliveries to a store end from now on (success or failed)."""
+        return _outcome(self.delivery_outcomes, store_name=store_name)
 
     def revoked(self, key: str, at: float) -> bool:
         revoked_at = self.revocations.get(key)

@@ -77,6 +77,27 @@ class ApiSpec:
         return cls(read_yaml_cached(path), Path(path))
 
     @cached_property
+    def write_only_names(self) -> frozenset[str]:
+        """The property names the contract marks `writeOnly` (secrets: a store's
+        `secrets`), which a recording must never hold in clear."""
+        names: set[str] = set()
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                for name, schema in (node.get("properties") or {}).items():
+                    if isinstance(schema, dict) and schema.get("writeOnly") is True:
+                        names.add(name)
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(self.document.get("components", {}))
+        walk(self.document.get("paths", {}))
+        return frozenset(names)
+
+    @cached_property
     def as_json(self) -> bytes:
         return json.dumps(self.document, indent=2).encode()
 

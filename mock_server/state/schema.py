@@ -106,6 +106,38 @@ STEPS: tuple[tuple[str, ...], ...] = (
     ready_after_seconds REAL NOT NULL, ready_after_polls INTEGER NOT NULL,
     PRIMARY KEY (namespace, id))""",
     ),
+    (  # the order desk: orders (items, tasks and catalogs are derived), stores and their
+        # deletions, manual deliveries, catalog download resources
+        """CREATE TABLE IF NOT EXISTS orders (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, org_id TEXT NOT NULL,
+    created_by TEXT NOT NULL, created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    items TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS orders_by_seq ON orders (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS stores (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, org_id TEXT NOT NULL,
+    name TEXT NOT NULL, type TEXT NOT NULL, bucket TEXT NOT NULL, region TEXT NOT NULL,
+    path_prefix TEXT NOT NULL, labels TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS stores_by_seq ON stores (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS store_deletions (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, deleted_at REAL NOT NULL,
+    deleted_by TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        """CREATE TABLE IF NOT EXISTS deliveries (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, catalog_id TEXT NOT NULL,
+    store_id TEXT NOT NULL, path TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_at REAL NOT NULL, polls INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS deliveries_by_seq ON deliveries (namespace, seq)",
+        """CREATE TABLE IF NOT EXISTS catalog_downloads (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+    catalog_ids TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL,
+    polls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id))""",
+        "CREATE INDEX IF NOT EXISTS catalog_downloads_by_seq ON catalog_downloads (namespace, seq)",
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 
@@ -121,6 +153,11 @@ NAMESPACED_TABLES = (
     "insights",
     "insight_deletions",
     "insight_downloads",
+    "orders",
+    "stores",
+    "store_deletions",
+    "deliveries",
+    "catalog_downloads",
     "namespaces",
     "fault_counts",
     "journal",

@@ -230,6 +230,56 @@ async function refreshInsights() {
   }
 }
 
+// Each item a row: its capture windows (light) and its tasks from submission to end (dark),
+// with the mock's clock as a red line; archive items show their one task only.
+function drawOrderTimeline(orders, now) {
+  const svg = $("order-timeline");
+  const width = Number(svg.getAttribute("width"));
+  const items = orders.flatMap((order) => order.items);
+  const moments = items.flatMap((item) => [
+    ...item.windows.flat(),
+    ...item.tasks.flatMap((task) => [task.submitted_at, task.ended_at]),
+  ]);
+  if (!moments.length) {
+    svg.innerHTML = "";
+    return;
+  }
+  const start = Math.min(...moments, now);
+  const end = Math.max(...moments, now);
+  const x = (t) => 120 + ((t - start) / Math.max(end - start, 1)) * (width - 130);
+  const rowHeight = 16;
+  svg.setAttribute("height", String(items.length * rowHeight + 8));
+  const parts = items.flatMap((item, index) => {
+    const top = index * rowHeight + 4;
+    return [
+      `<text x="0" y="${top + 10}">${escapeHtml(item.name.slice(0, 18))}</text>`,
+      ...item.windows.map(([a, b]) => `<rect class="window" x="${x(a)}" y="${top}" width="${Math.max(x(b) - x(a), 1)}" height="12"><title>capture window</title></rect>`),
+      ...item.tasks.map((task) => `<rect class="task" x="${x(task.submitted_at)}" y="${top + 4}" width="${Math.max(x(task.ended_at) - x(task.submitted_at), 1)}" height="4"><title>${escapeHtml(task.status)}</title></rect>`),
+    ];
+  });
+  parts.push(`<line class="now" x1="${x(now)}" x2="${x(now)}" y1="0" y2="${items.length * rowHeight + 8}"></line>`);
+  svg.innerHTML = parts.join("");
+}
+
+async function refreshOrders() {
+  const { orders, now } = await control("GET", "/__mock/orders");
+  if (!changed("orders", orders, now)) return;
+  const rows = $("order-rows");
+  rows.replaceChildren();
+  for (const order of orders) {
+    for (const item of order.items) {
+      const row = rows.insertRow();
+      cell(row, order.id.slice(0, 8));
+      cell(row, order.status, `status-${order.status}`);
+      cell(row, item.name);
+      cell(row, item.type);
+      cell(row, item.status, `status-${item.status}`);
+      cell(row, item.tasks.map((task) => task.status).join(", ") || "-");
+    }
+  }
+  drawOrderTimeline(orders, now);
+}
+
 async function refreshJournal() {
   const { requests } = await control("GET", "/__mock/requests?limit=200");
   const statusClass = $("status-filter").value;
@@ -322,6 +372,7 @@ async function refresh() {
       refreshAois(),
       refreshVisualizations(),
       refreshInsights(),
+      refreshOrders(),
       refreshJournal(),
       refreshFaults(),
       refreshCoverage(),
