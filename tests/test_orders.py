@@ -518,3 +518,78 @@ def test_the_inspector_lists_orders_with_their_tasks(client: Any) -> None:
     assert item["windows"][0][1] - item["windows"][0][0] == 8 * DAY
     assert item["tasks"][0]["status"] == "DRAFT"
     assert b"order-timeline" in client.get("/__mock/ui").data
+
+
+def test_the_order_fixtures_are_closed(tmp_path: Any) -> None:
+    import shutil
+
+    from pixxel_mock.server.model.catalog import FixtureError
+    from pixxel_mock.server.model.orders import load_order_fixtures
+    from pixxel_mock.server.spec.resources import FIXTURES_DIR
+
+    satellites = {s.id: s for s in instance_of_fixture_satellites()}
+    shutil.copytree(FIXTURES_DIR, tmp_path / "fixtures")
+    path = tmp_path / "fixtures" / "bandsets.yaml"
+    path.write_text(
+        path.read_text().replace("    captures: 1\n", "    captures: 1\n    colour: blue\n")
+    )
+    with pytest.raises(FixtureError, match=r"bandsets\.yaml: bandsets/0: .*'colour'"):
+        load_order_fixtures(tmp_path / "fixtures", satellites)
+
+
+def instance_of_fixture_satellites() -> Any:
+    from pixxel_mock.server.model.archive import load_archive_fixtures
+    from pixxel_mock.server.spec.resources import FIXTURES_DIR
+
+    return load_archive_fixtures(FIXTURES_DIR).satellites
+
+
+def test_order_items_filter_by_type_user_and_area(client: Any) -> None:
+    _order(client, _tasking(), _tasking(recurrence="MONTHLY", end_date=None, no_of_occurrences=3))
+    listed = client.get("/v0/order-items?type=RECURRING", headers=ALPHA).json["order_items"]
+    assert [len(i["tasks"]) for i in listed] == [3]
+    user = client.get("/v0/orders", headers=ALPHA).json["orders"][0]["user_id"]
+    assert (
+        client.get(f"/v0/order-items?user_id={user.upper()}", headers=ALPHA).json["pagination"][
+            "total"
+        ]
+        == 2
+    )
+    assert client.get("/v0/order-items?area=90/..", headers=ALPHA).json["order_items"] == []
+    assert client.get("/v0/order-items?area=big", headers=ALPHA).status_code == 400
+
+
+def test_catalog_search_filters_by_place_time_ids_and_sorts(client: Any, app: Any) -> None:
+    _fulfilled(client, app)
+
+    def found(**body: Any) -> list[dict]:
+        answer = client.post("/v0/catalogs/search", headers=ALPHA, json={"limit": 10, **body})
+        assert answer.status_code == 200, answer.json
+        return answer.json["catalogs"]
+
+    everything = found()
+    assert len(everything) == 3
+    assert len(found(bbox=[75.7, 30.8, 76.0, 31.0])) == 3
+    assert found(bbox=[10.0, 10.0, 11.0, 11.0]) == []
+    assert (
+        found(
+            intersects={
+                "type": "Polygon",
+                "coordinates": [[[10, 10], [11, 10], [11, 11], [10, 10]]],
+            }
+        )
+        == []
+    )
+    assert found(datetime="2030-01-01T00:00:00Z/..") == []
+    capture = everything[0]
+    assert [c["id"] for c in found(ids=[capture["id"]])] == [capture["id"]]
+    assert [c["id"] for c in found(item_ids=[capture["details"]["id"]])] == [capture["id"]]
+    clouds = [
+        c["details"]["properties"]["eo:cloud_cover"]
+        for c in found(sort_by=[{"eo:cloud_cover": "ASC"}])
+    ]
+    assert clouds == sorted(clouds)
+    both = {"bbox": [75.7, 30.8, 76.0, 31.0], "intersects": POLYGON}
+    assert client.post("/v0/catalogs/search", headers=ALPHA, json=both).status_code == 400
+    page = client.post("/v0/catalogs/search", headers=ALPHA, json={"offset": 2}).json
+    assert len(page["catalogs"]) == 1 and page["pagination"]["total"] == 3

@@ -101,13 +101,14 @@ def list_order_items(call: Call) -> Reply:
     created = interval(params["created_at"], "created_at") if params.get("created_at") else None
     area = _area_range(params.get("area"))
     wanted = {n: _ids(call, n) for n in ("order_ids", "project_ids", "ids")}
+    users = {n: _id(call, n) if params.get(n) else None for n in ("user_id", "created_by")}
     rows: list[tuple[OrderView, ItemState]] = []
     for view in call.mock.orders.listing(_key(call), call.session):
         for item in view.items:
             spec = item.spec
             checks = (
-                params.get("user_id") in (None, view.record.created_by),
-                params.get("created_by") in (None, view.record.created_by),
+                users["user_id"] in (None, view.record.created_by),
+                users["created_by"] in (None, view.record.created_by),
                 params.get("type") in (None, spec.type),
                 params.get("status") in (None, item.status),
                 not wanted["order_ids"] or view.record.id in wanted["order_ids"],

@@ -23,6 +23,7 @@ Each fulfilled task adds catalog entries (`CatalogEntry`), derived as well; an i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -610,6 +611,7 @@ class Orders:
         self._plans: BoundedCache[
             tuple[str, str, float], tuple[tuple[ItemSpec, ...], OrderPlan]
         ] = BoundedCache(1024)
+        self._geometries: BoundedCache[str, tuple[Any, float]] = BoundedCache(256)
         self.delivery_moments: Callable[[TaskPlan, ItemSpec], Sequence[float]] = lambda t, s: ()
         self.store_check: StoreCheck = lambda key, session, store_id, parameter: store_id
 
@@ -631,11 +633,13 @@ class Orders:
                     {"parameter": _field(index, "project_id"), "in": "body"},
                 )
         org_id = workspace_of(key, self._projects)
+        # checked and priced before the write lock is taken; named once the order has an id
+        checked = [self._spec(key, session, "", index, raw) for index, raw in enumerate(items)]
 
-        def build(seq: int) -> OrderRecord:
-            order_id = derived_uuid(self._seed, namespace, "order", seq)
+        def record_of(order_id: str, seq: int) -> OrderRecord:
             specs = [
-                self._spec(key, session, order_id, index, raw) for index, raw in enumerate(items)
+                dataclasses.replace(spec, id=derived_uuid(order_id, "item", index))
+                for index, spec in enumerate(checked)
             ]
             return OrderRecord(
                 namespace=namespace,
@@ -648,11 +652,10 @@ class Orders:
                 items=specs_json(specs),
             )
 
-        if dry_run:
-            marker = f"dry-run-{now}-{unit_interval(self._seed, namespace, now, len(items))}"
-            record = build(0)
-            record = OrderRecord(**{**record.__dict__, "id": derived_uuid(marker)})
-            return self.view(record, now, dry_run=True)
+        if dry_run:  # fresh ids, never stored
+            marker = unit_interval(self._seed, namespace, now, specs_json(checked))
+            return self.view(record_of(derived_uuid("dry-run", marker), 0), now, dry_run=True)
+        build = lambda seq: record_of(derived_uuid(self._seed, namespace, "order", seq), seq)  # noqa: E731
         return self.view(self.records.insert(namespace, build), now)
 
     def listing(self, key: ApiKey, session: Session) -> list[OrderView]:
@@ -749,8 +752,7 @@ class Orders:
         self, key: ApiKey, session: Session, order_id: str, index: int, raw: Mapping[str, Any]
     ) -> ItemSpec:
         now = session.now
-        polygons = self._polygons(index, raw["geometry"])
-        area = _area_km2(polygons)
+        polygons, area = self._geometry(index, raw["geometry"])
         item_ids, bandset_ref = raw.get("item_ids"), raw.get("bandset")
         if item_ids and bandset_ref:
             raise _invalid(
@@ -853,6 +855,31 @@ class Orders:
         if timeline_pct:
             uplifts.append(_uplift("Capture timeline", subtitle, timeline_pct, base))
         return uplifts
+
+    def _geometry(self, index: int, geometry: Mapping[str, Any]) -> tuple[list[Any], float]:
+        """The checked polygons and their area, km²: memoized by the geometry's text, as a
+        client orders over the same fields again and again (the checks cost most of an
+        order's placement); a refused geometry is refused again the same way."""
+        text = json.dumps(geometry, sort_keys=True, separators=(",", ":"))
+        polygons, area = self._geometries.get_or_make(
+            text, lambda: self._checked_geometry(geometry)
+        )
+        if isinstance(polygons, InvalidInput):  # the field names its item: renamed
+            details = {
+                **polygons.details,
+                "parameter": polygons.details["parameter"].replace(
+                    "order_items[0]", f"order_items[{index}]"
+                ),
+            }
+            raise InvalidInput(polygons.code, polygons.message, details)
+        return polygons, area  # read only: stored as JSON with the item
+
+    def _checked_geometry(self, geometry: Mapping[str, Any]) -> tuple[Any, float]:
+        try:
+            polygons = self._polygons(0, geometry)
+        except InvalidInput as exc:
+            return exc, 0.0
+        return polygons, _area_km2(polygons)
 
     def _polygons(self, index: int, geometry: Mapping[str, Any]) -> list[Any]:
         polygons, shapes = [], []
