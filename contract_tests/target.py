@@ -35,11 +35,8 @@ EXCLUDED_CHECKS = {
 SEMANTIC_REFUSALS = {
     "searchArchive": "bbox south <= north, polygon rings closed and simple, intervals in order",
     "searchSatelliteImages": "the satellite's own collections, start_date <= end_date",
-    "submitOrder": "a capture window from 24 h after placement, end after start",
-    "listOrderItems": "RFC 3339 intervals in order, area ranges `min/max` in km²",
-    "downloadOrderReport": "an IANA time zone, dates in order",
-    "createDownload": "catalog_ids or order_item_ids, not both",
-    "searchCatalogs": "bbox or intersects, not both; RFC 3339 intervals in order",
+    "searchCatalogs": "bbox or intersects (not both), south <= north, rings closed, intervals in order",
+    "listOrderItems": "created_at's instants are real dates and in order; area's min <= max",
 }
 SEMANTIC_REFUSAL_CODE = "invalid_parameter"
 SHADOWED_BLOCK_NAMES = ("workflows", "insights")  # /v0/blocks/{name} vs the literal lists
@@ -52,10 +49,10 @@ WRITE_OPERATIONS = {
     "rollbackVisualizationMetadata": "changes a visualization's legend; pass --allow-writes to include it",
     "createInsights": "runs a billable insight on an AOI; pass --allow-writes to include it",
     "deleteInsights": "deletes an insight of an AOI; pass --allow-writes to include it",
-    "submitOrder": "places a billable order; pass --allow-writes to include it",
-    "createStore": "adds a cloud store to the workspace; pass --allow-writes to include it",
-    "deleteStore": "removes a cloud store; pass --allow-writes to include it",
-    "createDelivery": "delivers imagery to a store; pass --allow-writes to include it",
+    "submitOrder": "places an order that spends tokens; pass --allow-writes to include it",
+    "createStore": "creates a store in the key's workspace; pass --allow-writes to include it",
+    "deleteStore": "deletes a store of the key's workspace; pass --allow-writes to include it",
+    "createDelivery": "pushes imagery to a store; pass --allow-writes to include it",
     "createDownload": "prepares a download of catalog imagery; pass --allow-writes to include it",
 }
 

@@ -148,7 +148,7 @@ def download_order_report(call: Call) -> Reply:
 def _area_range(text: str | None) -> tuple[float | None, float | None] | None:
     if not text:
         return None
-    parts = text.split("/")
+    parts = text.split("/")  # the contract's pattern makes it two numbers or open ends
     try:
         if len(parts) != 2:
             raise ValueError(text)

@@ -186,7 +186,7 @@ class Deliveries:
         prefix = f"{where}." if where else ""
         if bool(catalog_ids) == bool(order_item_ids):
             raise InvalidInput(
-                "invalid_parameter",
+                "invalid_selection",
                 "Give either catalog_ids or order_item_ids, not both (and not neither).",
                 {"parameter": f"{prefix}catalog_ids", "in": "body"},
             )
@@ -360,7 +360,7 @@ def write_atomically(target: Path, content: bytes) -> None:
 
 def _unknown(parameter: str, what: str, value: str) -> InvalidInput:
     return InvalidInput(
-        "invalid_parameter",
+        "unknown_catalog",
         f"No {what} {value} is visible to the API key.",
         {"parameter": parameter, "in": "body", "id": value},
     )

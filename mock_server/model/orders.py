@@ -584,7 +584,8 @@ def _field(index: int, name: str) -> str:
     return f"order_items[{index}].{name}"
 
 
-def _invalid(parameter: str, message: str, code: str = "invalid_parameter") -> InvalidInput:
+def _invalid(parameter: str, message: str, code: str = "invalid_order_item") -> InvalidInput:
+    """A refusal of the domain (a window, a bandset, a mix of kinds), not of the schema."""
     return InvalidInput(code, message, {"parameter": parameter, "in": "body"})
 
 
@@ -871,7 +872,7 @@ class Orders:
                     "order_items[0]", f"order_items[{index}]"
                 ),
             }
-            raise InvalidInput(polygons.code, polygons.message, details)
+            raise InvalidInput("invalid_geometry", polygons.message, details)
         return polygons, area  # read only: stored as JSON with the item
 
     def _checked_geometry(self, geometry: Mapping[str, Any]) -> tuple[Any, float]:

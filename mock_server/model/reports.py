@@ -52,7 +52,7 @@ def zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidInput(
-            "invalid_parameter",
+            "unknown_timezone",
             f"tz: {name!r} is not a known IANA time zone (e.g. Asia/Kolkata).",
             {"parameter": "tz", "in": "query"},
         ) from exc
