@@ -14,10 +14,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 _URL = re.compile(r"listening on (http://\S+)")
 OUTPUT_SECONDS = 5.0  # how long a server killed at start may take to close its output
+KILL_SECONDS = 10.0  # how long killed processes may take to end
+PROC = Path("/proc")
 
 
 class LiveMock:
@@ -89,13 +93,41 @@ class LiveMock:
         return self.process.returncode
 
     def kill(self) -> None:
-        """kill -9 the whole server (master and workers), as a crash would."""
+        """kill -9 the whole server (master and workers), as a crash would, and return
+        once they are gone: SIGKILL is delivered when each process next runs, so the
+        master can be reaped while a worker still lives, for a moment, on a busy machine."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        _wait_until_gone(self.process.pid)
 
     def __enter__(self) -> LiveMock:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _group_runs(group: int) -> bool:
+    """Whether a process of the group still runs (zombies have ended). Without /proc,
+    whether the group has a member at all."""
+    if not PROC.is_dir():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in PROC.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while being read
+        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _wait_until_gone(group: int) -> None:
+    deadline = time.monotonic() + KILL_SECONDS
+    while _group_runs(group) and time.monotonic() < deadline:
+        time.sleep(0.01)

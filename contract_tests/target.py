@@ -53,6 +53,7 @@ WRITE_OPERATIONS = {
     "createStore": "creates a store in the key's workspace; pass --allow-writes to include it",
     "deleteStore": "deletes a store of the key's workspace; pass --allow-writes to include it",
     "createDelivery": "pushes imagery to a store; pass --allow-writes to include it",
+    "createDownload": "prepares a download of catalog imagery; pass --allow-writes to include it",
 }
 
 

@@ -82,6 +82,7 @@ class ExchangeState:
     truncate: tuple[int, str] | None = None  # (bytes kept, fault rule id)
     states: str | None = None  # the job/task/download states it shows (encoded_states)
     fault: str | None = None  # its X-Mock-Fault header, noted where a fault sets it
+    dropped: bool = False  # a `drop` fault closed the connection: no answer was sent
 
 
 def state_of(environ: dict[str, Any]) -> ExchangeState:

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.handling import DROP_KEY
 from pixxel_mock.server.model.faults import Delay
 from pixxel_mock.server.spec.document import ApiSpec
 from pixxel_mock.server.spec.resources import API_SPEC
@@ -222,6 +223,18 @@ def test_dropped_connection_and_truncated_body(ns: Namespace) -> None:
     )
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(f"{ns.url}/v0/blocks", headers={**ALPHA, "X-Mock-Session": ns.name})
+
+
+def test_a_dropped_connection_is_journaled_as_its_fault_not_as_a_violation(client) -> None:
+    """In-process, with the server's drop callback, so the journal is read after the
+    exchange ended (a client sees a dropped connection before the server journals it)."""
+    rule = {"id": "drop", "match": {"operation_id": "listProjects"}, "action": {"drop": True}}
+    assert client.post("/__mock/faults", json=rule).status_code == 200
+    dropped: list[bool] = []
+    client.get("/v0/projects", headers=ALPHA, environ_base={DROP_KEY: lambda: dropped.append(True)})
+    (entry,) = client.get("/__mock/requests").json["requests"]
+    assert dropped == [True]
+    assert (entry["fault"], entry["violations"]) == ("drop", [])  # nothing answered to check
 
 
 def test_a_drop_after_a_delay(ns: Namespace) -> None:

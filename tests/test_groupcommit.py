@@ -17,6 +17,7 @@ from pixxel_mock.server.app.factory import instance_of
 from pixxel_mock.server.model.lifecycle import JobRecord
 from pixxel_mock.server.serving.bridge import InlineBridge, never_waits
 from pixxel_mock.server.serving.groupcommit import GroupCommit
+from pixxel_mock.server.serving.gunicorn import group_committed
 from pixxel_mock.server.state.records import JobTable
 
 from .asgi import asgi_request
@@ -43,11 +44,11 @@ async def _post_jobs(bridge: InlineBridge, sessions: str) -> list[tuple[int, dic
 
 
 def _group_committed(tmp_path: Path) -> tuple[JobTable, InlineBridge]:
-    """The app behind the bridge, its job inserts gathered by a group commit, as served."""
+    """The app behind the bridge, its inserts gathered by group commits, as served."""
     app = create_app({"clock_mode": "manual", "state_file": str(tmp_path / "state.sqlite")})
-    jobs = instance_of(app).jobs.records
-    jobs.route_inserts(GroupCommit(jobs).insert)
-    return jobs, InlineBridge(app, never_waits, 1, 1 << 20)
+    for table in group_committed(instance_of(app)):
+        table.route_inserts(GroupCommit(table).insert)
+    return instance_of(app).jobs.records, InlineBridge(app, never_waits, 1, 1 << 20)
 
 
 def _within_a_minute(work: Coroutine[Any, Any, Answers]) -> Answers:
@@ -141,3 +142,37 @@ def test_a_build_that_fails_fails_its_own_job_only(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no job 3"):
         table.insert("x", broken)
     assert [job.id for job in table.listing("x")] == ["x-2", "x-1"]
+
+
+def test_an_aoi_named_twice_in_one_batch_is_created_once(tmp_path: Path) -> None:
+    """Its name check reads by key on the batch's own connection: the first row of the
+    batch is seen by the second build, which answers 409, and the rest are stored."""
+    from .test_aois import _body
+
+    _, bridge = _group_committed(tmp_path)
+    app = bridge.app
+    table = instance_of(app).aois.records
+    batches: list[int] = []
+    insert_many = table.insert_many
+
+    def observed(requests: list[Any]) -> list[Any]:
+        batches.append(len(requests))
+        return insert_many(requests)
+
+    table.insert_many = observed  # type: ignore[method-assign]
+
+    async def create(name: str) -> tuple[int, dict[str, Any]]:
+        body = json.dumps(_body(app, name=name)).encode()
+        headers = ((b"authorization", b"pxm_demo_alpha"), (b"content-type", b"application/json"))
+        status, answer = await asgi_request(bridge, "POST", "/v0/aois", "", headers, body)
+        return status, json.loads(answer)
+
+    async def turn() -> list[tuple[int, dict[str, Any]]]:
+        return await asyncio.gather(*(create(name) for name in ("wheat", "rice", "wheat")))
+
+    answers = _within_a_minute(turn())
+    assert batches == [3]  # one transaction
+    assert [status for status, _ in answers] == [201, 201, 409]
+    assert answers[2][1]["error"]["code"] == "duplicate_name"
+    listed = table.listing("default")
+    assert sorted(record.name for record in listed) == ["rice", "wheat"]

@@ -8,6 +8,7 @@ in the journal, which every test checks at the end.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 import requests
 
 from pixxel_mock.contract.live import LiveMock
+from pixxel_mock.server.spec.resources import FIXTURES_DIR
 
 from .helpers import AGRI, ALPHA, JOURNEYS, WF_FAILING, WF_LINEAR, check_progression, open_zip
 
@@ -215,4 +217,16 @@ def test_ctrl_c_stops_cleanly_and_the_banner_tells_what_to_use() -> None:
     for expected in ("pxm_demo_alpha", "pxm_demo_beta", "pxm_demo_revoked", "clock: manual"):
         assert expected in banner
     assert requests.get(f"{live.url}/ping").json() == "pong"
+    assert live.stop() == 0
+
+
+def test_the_banner_names_the_keys_of_the_fixtures_served(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES_DIR, fixtures)
+    keys = fixtures / "keys.yaml"
+    keys.write_text(keys.read_text().replace("pxm_demo_alpha", "pxm_team_key"))
+    live = start("--clock", "manual", "--fixtures", str(fixtures))
+    banner = "".join(live.output)
+    assert "pxm_team_key (" in banner and "pxm_demo_alpha" not in banner
+    assert "curl -H 'Authorization: pxm_team_key'" in banner
     assert live.stop() == 0

@@ -169,7 +169,8 @@ def _drop(rule: FaultRule, environ: dict[str, Any]) -> Response:
     drop = environ.get(DROP_KEY)
     if drop is not None:
         drop()
-        return Response(b"", status=200)  # goes nowhere
+        state_of(environ).dropped = True  # nothing was answered: nothing to check
+        return Response(b"", status=200, headers={FAULT_HEADER: rule.id})  # goes nowhere
     body = {
         "error": {
             "code": "connection_dropped",

@@ -1,4 +1,4 @@
-"""The job inserts of one event-loop turn, committed in one SQLite transaction.
+"""The job (and insight) inserts of one event-loop turn, committed in one SQLite transaction.
 
 A createJob served alone takes the cross-process write lock, begins, inserts, commits
 and bumps the insert marker, and its transaction reloads the pages the other worker
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from greenlet import getcurrent, greenlet
 
-from pixxel_mock.server.model.lifecycle import JobRecord
 from pixxel_mock.server.state.records import Build, JobTable
 
 Answer = TypeVar("Answer")
+R = TypeVar("R")
 
 
 class _LoopRequest(greenlet):  # type: ignore[misc]
@@ -57,23 +57,25 @@ class LoopRequests:
         return outcome  # type: ignore[no-any-return]
 
 
-class GroupCommit:
-    """Per worker: `insert` is the jobs' inserter (JobTable.route_inserts)."""
+class GroupCommit(Generic[R]):
+    """Per worker and table: `insert` is the table's inserter (JobTable.route_inserts).
+    Only for records whose build checks nothing against rows of the same batch (jobs,
+    insights): a batch's rows are not visible to its other builds."""
 
-    def __init__(self, jobs: JobTable[JobRecord]) -> None:
+    def __init__(self, jobs: JobTable[R]) -> None:
         self._jobs = jobs
-        self._waiting: list[tuple[str, Build[JobRecord], asyncio.Future[JobRecord]]] = []
+        self._waiting: list[tuple[str, Build[R], asyncio.Future[R]]] = []
 
-    def insert(self, namespace: str, build: Build[JobRecord]) -> JobRecord:
+    def insert(self, namespace: str, build: Build[R]) -> R:
         request = getcurrent()
         if not isinstance(request, _LoopRequest):  # a pool thread's request, a script
             return self._jobs.insert_one(namespace, build)
         loop = asyncio.get_running_loop()
         if not self._waiting:
             loop.call_soon(self._commit)  # after the requests the loop already has ready
-        committed: asyncio.Future[JobRecord] = loop.create_future()
+        committed: asyncio.Future[R] = loop.create_future()
         self._waiting.append((namespace, build, committed))
-        record: JobRecord = request.parent.switch(committed)  # LoopRequests.run resumes it
+        record: R = request.parent.switch(committed)  # LoopRequests.run resumes it
         return record
 
     def _commit(self) -> None:

@@ -22,10 +22,13 @@ from gunicorn.workers import gasgi
 
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.app.factory import create_app, instance_of
+from pixxel_mock.server.app.instance import MockInstance
 from pixxel_mock.server.http.pipeline import may_wait
+from pixxel_mock.server.model.catalog import ApiKey, Catalog
 from pixxel_mock.server.serving.bridge import InlineBridge, MockProtocol, check_gunicorn_hooks
 from pixxel_mock.server.serving.collector import collect_fully_on_a_timer
 from pixxel_mock.server.serving.groupcommit import GroupCommit
+from pixxel_mock.server.state.records import JobTable
 
 
 class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
@@ -108,18 +111,27 @@ def run_mock_server(config: MockConfig, host: str, port: int, workers: int, thre
     app = app_for_workers(config)  # fails fast on bad fixtures or a foreign state file
     instance = instance_of(app)
     instance.store.journal.forget_writers()
-    jobs = instance.jobs.records
-    jobs.route_inserts(GroupCommit(jobs).insert)
+    for table in group_committed(instance):
+        table.route_inserts(GroupCommit(table).insert)
     bridge = InlineBridge(app, may_wait_for(app), threads, config.max_body_bytes)
     try:
         run_gunicorn(
             lambda: bridge,
             f"{host}:{port}",
             workers,
-            lambda url: startup_banner(config, url, workers, threads, instance.store.path),
+            lambda url: startup_banner(
+                config, url, workers, threads, instance.store.path, instance.catalog
+            ),
         )
     finally:
         instance.close()  # in the server's process only: a temporary state file goes
+
+
+def group_committed(instance: MockInstance) -> tuple[JobTable[Any], ...]:
+    """The tables created most by requests whose builds check only by key (`get`, which
+    sees the rows the batch inserted before them): jobs, AOIs, insights. A build that
+    checks a listing (a cached read) would not see its own batch's rows."""
+    return (instance.jobs.records, instance.aois.records, instance.insights.records)
 
 
 def may_wait_for(app: Flask) -> Callable[[dict[str, Any]], bool]:
@@ -151,8 +163,27 @@ def app_for_workers(config: MockConfig) -> Flask:
     return app
 
 
+def keys_of(catalog: Catalog) -> str:
+    """The fixtures' keys and the projects each opens (a --fixtures folder has its own)."""
+
+    def opens(key: ApiKey) -> str:
+        names = sorted(catalog.projects[p].name for p in key.project_ids if p in catalog.projects)
+        return "revoked" if key.revoked else ", ".join(names) or "no project"
+
+    return ", ".join(f"{key.key} ({opens(key)})" for key in catalog.keys.values())
+
+
+def first_usable_key(catalog: Catalog) -> str:
+    return next((k.key for k in catalog.keys.values() if not k.revoked), "<your key>")
+
+
 def startup_banner(
-    config: MockConfig, url: str, workers: int, threads: int, state_file: Path
+    config: MockConfig,
+    url: str,
+    workers: int,
+    threads: int,
+    state_file: Path,
+    catalog: Catalog,
 ) -> str:
     state = str(state_file) if config.state_file else f"{state_file} (temporary)"
     return "\n".join(
@@ -169,9 +200,8 @@ def startup_banner(
                 else []
             ),
             f"  workers: {workers} (+{threads} threads each for delays), state: {state}",
-            "  demo keys: pxm_demo_alpha (agri-monitoring, coastal-watch),"
-            " pxm_demo_beta (urban-heat), pxm_demo_revoked (revoked)",
-            f"  try: curl -H 'Authorization: pxm_demo_alpha' {url}/v0/workflows",
+            f"  keys: {keys_of(catalog)}",
+            f"  try: curl -H 'Authorization: {first_usable_key(catalog)}' {url}/v0/workflows",
             f"  contract: {url}/openapi.yaml   control API: {url}/__mock/clock",
             f"  look at it: {url}/docs (API reference)   {url}/__mock/ui (inspector)",
             *(
