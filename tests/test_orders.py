@@ -427,6 +427,8 @@ def test_a_download_resource_gets_a_signed_url_to_a_real_zip(client: Any, app: A
         assert sum(n.endswith(".tif") for n in archive.namelist()) == 2
     tampered = done["signed_url"].replace("signature=", "signature=0")
     assert client.get(tampered.replace("http://localhost", "")).status_code == 403
+    advance(client, 3601)  # past the URL's hour on the mock's clock
+    assert client.get(done["signed_url"].replace("http://localhost", "")).status_code == 403
 
 
 def test_the_report_reads_back_with_csv_in_the_zone_asked(client: Any, app: Any) -> None:
