@@ -25,9 +25,10 @@ lint:
 	$(BIN)/ruff format --check .
 
 # loadgroup: a test file's tests share one worker (tests/conftest.py), so its module
-# fixtures (a server, the wheel, the browser) are built once
+# fixtures (a server, the wheel, the browser) are built once; 3 workers on 2 cores, as
+# many tests wait on servers they start
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 3 --dist loadgroup
 
 # Re-pin every dependency (after a change to pyproject.toml's ranges).
 lock:

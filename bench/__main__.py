@@ -29,7 +29,15 @@ from examples.insight_client import POLYGON, InsightClient
 from pixxel_mock.contract.live import LiveMock
 from pixxel_mock.server.spec.resources import API_SPEC
 
-from .loads import UNIQUE, WORKLOADS, Workload, lua_script, parse_wrk
+from .loads import (
+    ARCHIVE_SEARCH,
+    CATALOG_SESSION,
+    UNIQUE,
+    WORKLOADS,
+    Workload,
+    lua_script,
+    parse_wrk,
+)
 from .measures import (
     archive_scale_run,
     cpu_seconds,
@@ -112,6 +120,7 @@ class Mock:
         self.running_job = self.fresh_job()
         requests.put(self.download_path(), headers={"Authorization": ALPHA}, timeout=10)
         self.analysis = analysis_paths(url)
+        self.catalogs = seed_catalog(url)
 
     def create(self, workflow: str, project: str, key: str) -> str:
         response = requests.post(
@@ -138,6 +147,34 @@ def serve_mock(stack: ExitStack, name: str, *args: str) -> Mock:
     """`pixxel-mock serve` as a user starts it (gunicorn), at the benchmark's clock speed."""
     live = stack.enter_context(LiveMock(["--speed", str(SPEED), *args]))
     return Mock(name, live.url, live.process.pid)
+
+
+def seed_catalog(url: str, orders: int = 4, items: int = 5) -> int:
+    """Archive orders fulfilled in the catalog search's namespace, so that the search
+    has entries to find and page: the number of catalog entries made."""
+    field = json.loads(ARCHIVE_SEARCH)["intersects"]
+    found = requests.post(
+        f"{url}/v0/archives/search",
+        json={"intersects": field, "limit": orders * items},
+        headers=CATALOG_SESSION,
+        timeout=10,
+    ).json()["features"]
+    ids = [feature["id"] for feature in found]
+    geometry = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": field}]}
+    for start in range(0, len(ids), items):
+        item = {"project_id": AGRI, "usecase": "agriculture", "name": f"bench {start}"}
+        body = {
+            "order_items": [{**item, "geometry": geometry, "item_ids": ids[start : start + items]}]
+        }
+        requests.post(f"{url}/v0/orders", json=body, headers=CATALOG_SESSION, timeout=10)
+    advance = {"seconds": 30 * 86400}  # paid, fulfilled and catalogued
+    requests.post(f"{url}/__mock/clock/advance", json=advance, headers=CATALOG_SESSION, timeout=10)
+    search = {"query": {"usecase": {"eq": "agriculture"}}, "limit": 100}
+    catalogs = requests.post(
+        f"{url}/v0/catalogs/search", json=search, headers=CATALOG_SESSION, timeout=10
+    ).json()["catalogs"]
+    assert catalogs, "the catalog search's namespace has no catalog entry to find"
+    return len(catalogs)
 
 
 def analysis_paths(url: str) -> dict[str, str]:

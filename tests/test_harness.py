@@ -45,14 +45,14 @@ def run_contract(
 
 
 def test_full_contract_run_is_green_on_the_mock(tmp_path: Path) -> None:
-    code, results, output = run_contract(tmp_path, f"--max-examples={sized(10, 25)}")
+    code, results, output = run_contract(tmp_path, f"--max-examples={sized(5, 25)}")
     assert code == 0, output
     assert results["failures"] == []
     operations = {row for row in results["cases"] if row != "lifecycle"}
     assert len(operations) == OPERATIONS  # every operation, the writes included in-process
     assert results["applied"]["lifecycle"] == ["lifecycle_properties"]
     stateful = results["cases"]["POST /v0/workflows/{workflow_id}/jobs"]
-    assert stateful > sized(10, 25)
+    assert stateful > sized(5, 25)
     junit = ElementTree.parse(tmp_path / "reports" / "junit.xml").getroot()
     suite = junit if junit.tag == "testsuite" else junit[0]
     assert int(suite.get("tests")) > 30 and int(suite.get("failures")) == 0
@@ -142,7 +142,7 @@ def test_contract_against_a_live_mock_is_read_only_by_default(tmp_path: Path) ->
 
 def test_contract_stays_green_with_faults_on(tmp_path: Path) -> None:
     code, results, output = run_contract(
-        tmp_path, "--max-examples=3", "--scenario=flaky-gateway", "--scenario=throttled"
+        tmp_path, "--max-examples=2", "--scenario=flaky-gateway", "--scenario=throttled"
     )
     assert code == 0, output[-3000:]
     assert "check ignored_auth" in results["skipped"]

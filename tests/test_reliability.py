@@ -206,7 +206,7 @@ def _verify(
 
 
 def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    """20 times (5 in `make test`): load, kill -9 at a random moment, restart, check what
+    """20 times (3 in `make test`): load, kill -9 at a random moment, restart, check what
     was acknowledged.
 
     Each restart checks everything acknowledged since the last crash and a sample of
@@ -215,7 +215,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite"
     acknowledged = Acknowledged()
     rng = random.Random(7)
-    rounds = sized(5, 20)
+    rounds = sized(3, 20)
     for round_number in range(rounds):
         before = set(acknowledged.jobs)
         server = LiveMock(["--state-file", str(state), "--workers", "2", "--speed", "5000"])
