@@ -35,15 +35,17 @@ from typing import Any
 
 from werkzeug.test import EnvironBuilder
 
+from examples.insight_client import POLYGON
 from pixxel_mock.server import MockConfig, create_app
 
-from .loads import WORKLOADS, Request, Workload
+from .loads import ALPHA, JSON_ALPHA, UNIQUE, WORKLOADS, Request, Workload
 
 WF_LINEAR = "0fd630f1-f29d-4da9-953f-48f1a09f76b5"
 WF_FANOUT = "0cb1e29c-658c-4a14-95e6-0af593bd04cf"
 WF_MANY = "6b4cb242-4a23-4596-a217-beaddbc496cb"
 AGRI = "9531985d-5d9d-49f8-9818-e811892f902b"
 URBAN = "6b0d549b-6f03-475a-9600-a35a099950d8"
+BODY = "bench.body"  # the request's body text, in its environ
 SPEED = 20.0  # as in `make bench`
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -54,6 +56,7 @@ class Driver:
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
         self._status = ""
+        self._count = 0
 
     def _start(self, status: str, headers: list[Any], exc_info: Any = None) -> None:
         self._status = status
@@ -65,13 +68,22 @@ class Driver:
             method=request.method,
             query_string=query,
             headers=request.headers,
+            data=request.body,
             environ_base={"REMOTE_ADDR": "127.0.0.1"},
         )
-        return builder.get_environ()
+        environ = builder.get_environ()
+        environ[BODY] = request.body
+        return environ
 
     def call(self, environ: dict[str, Any], body: bytes = b"") -> bytes:
         env = dict(environ)
-        env["wsgi.input"] = io.BytesIO(body)
+        text = env.pop(BODY, "")
+        if UNIQUE in text:
+            self._count += 1
+            text = text.replace(UNIQUE, str(self._count))
+        data = text.encode() or body
+        env["wsgi.input"] = io.BytesIO(data)
+        env["CONTENT_LENGTH"] = str(len(data))
         result = self.app(env, self._start)
         try:
             body = b"".join(result)
@@ -110,11 +122,44 @@ def mock_paths(driver: Driver) -> dict[str, str]:
         "list": f"/v0/workflows/{WF_FANOUT}/jobs",
         "create": f"/v0/workflows/{WF_LINEAR}/jobs?project_id={AGRI}",
         "download": f"/v0/workflows/{WF_LINEAR}/jobs/{done}/download",
+        "archive_search": "/v0/archives/search",
+        "aois": "/v0/aois",
+        "aoi_body": aoi_body(driver),
     }
     driver.call(
         driver.environ(Request("PUT", paths["download"], {"Authorization": "pxm_demo_alpha"}))
     )
     return paths
+
+
+def aoi_body(driver: Driver) -> str:
+    """Create AOI's body as the bench sends it: two items of the first satellite over
+    the field, a name of its own per request."""
+    satellite = json.loads(driver.call(driver.environ(Request("GET", "/v0/satellites", ALPHA))))[
+        "satellites"
+    ][0]
+    query = {
+        "start_date": "2020-01-01T00:00:00Z",
+        "end_date": "2030-01-01T00:00:00Z",
+        "satellites": [
+            {"satellite_id": satellite["id"], "collection_id": satellite["collections"][0]["id"]}
+        ],
+        "geometry": POLYGON,
+        "limit": 2,
+    }
+    found = driver.call(
+        driver.environ(Request("POST", "/v0/search", JSON_ALPHA, json.dumps(query)))
+    )
+    body = {
+        "name": f"bench field {UNIQUE}",
+        "description": "bench",
+        "provider": "pixxel",
+        "satellite_id": satellite["id"],
+        "project_id": AGRI,
+        "geometry": POLYGON,
+        "item_ids": list(json.loads(found)["items"]),
+    }
+    return json.dumps(body)
 
 
 def bare_driver(mock: Driver, paths: dict[str, str], workloads: list[Workload]) -> Driver:
@@ -146,14 +191,14 @@ def cpu_per_request(driver: Driver, environs: list[dict[str, Any]], count: int) 
     return (time.process_time() - started) / count * 1e6
 
 
-def profile(driver: Driver, environs: list[dict[str, Any]], count: int, top: int) -> str:
+def profile(driver: Driver, environs: list[dict[str, Any]], count: int, top: int, sort: str) -> str:
     profiler = cProfile.Profile(time.thread_time)  # CPU, not waits for the GIL
     profiler.enable()
     for index in range(count):
         driver.call(environs[index % len(environs)])
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
     return out.getvalue()
 
 
@@ -183,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="measures per op (median)")
     parser.add_argument("--profile", action="store_true", help="cProfile's top functions too")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--sort", default="cumulative", help="cProfile's order: cumulative, tottime..."
+    )
     parser.add_argument("--no-bare", dest="bare", action="store_false")
     parser.add_argument(
         "--callgrind", action="store_true", help="instructions per request (valgrind)"
@@ -220,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{workload.name:>16} {cost:>8.1f} {floor:>8.1f} {floor / cost:>9.2f}", flush=True
             )
             if args.profile:
-                print(profile(mock, environs, args.requests, args.top))
+                print(profile(mock, environs, args.requests, args.top, args.sort))
         app.extensions["pixxel_mock"].close()
     return 0
 

@@ -87,6 +87,24 @@ def test_items_parse_in_pystac_with_links_that_resolve(mock: LiveMock) -> None:
     assert parsed.to_dict(transform_hrefs=False) == item.to_dict(transform_hrefs=False)
 
 
+def test_an_items_links_name_the_host_each_client_asked(mock: LiveMock) -> None:
+    """An item's JSON is written once per host and kept: a client on another host name
+    of the same mock gets links on its own host, before and after."""
+    search = {"bbox": [74.6, 29.8, 76.4, 31.4], "limit": 3}
+    local = mock.url.replace("127.0.0.1", "localhost")
+    for url in (mock.url, local, mock.url):
+        found = requests.post(f"{url}/v0/archives/search", json=search, headers=ALPHA, timeout=30)
+        hrefs = [
+            href
+            for feature in found.json()["features"]
+            for href in (
+                *(link["href"] for link in feature["links"]),
+                *(asset["href"] for asset in feature["assets"].values()),
+            )
+        ]
+        assert len(hrefs) == 3 * 6 and all(h.startswith(f"{url}/") for h in hrefs), hrefs
+
+
 @pytest.mark.parametrize("collection", ["pixxel-td-l2a", "sentinel-2-l2a"])
 def test_rasterio_opens_an_items_geotiff_straight_from_its_href(
     mock: LiveMock, collection: str

@@ -348,6 +348,18 @@ def test_automatic_delivery_writes_the_package_at_path_plus_target_path(
     assert not list(package.parent.glob(".*.part"))  # written aside, renamed into place
     item = client.get(f"/v0/order-items/{order['order_items'][0]['id']}", headers=ALPHA).json
     assert [t["delivery_status"] for t in item["tasks"]] == ["SUCCESSFUL"]
+    stores_dir = instance_of(app).deliveries.stores_dir
+    (stores_dir / "notes.txt").write_text("the user's, not a namespace's")
+    assert client.post("/__mock/reset").status_code == 200  # a fresh start: no package left
+    assert not package.exists() and (stores_dir / "notes.txt").exists()
+
+
+@pytest.mark.parametrize(("namespace", "folder"), [("..", "%2E%2E"), (".", "%2E"), ("a.b", "a.b")])
+def test_a_namespace_folder_stays_inside_the_stores_dir(
+    app: Any, namespace: str, folder: str
+) -> None:
+    deliveries = instance_of(app).deliveries
+    assert deliveries.namespace_folder(namespace) == deliveries.stores_dir / folder
 
 
 def test_manual_deliveries_and_the_store_they_use(client: Any, app: Any) -> None:

@@ -57,13 +57,13 @@ def list_archive_items(call: Call) -> Reply:
                 "type": stac.GEOJSON_TYPE,
             }
         )
-    return 200, stac.feature_collection(items, base, links)
+    return 200, stac.feature_collection(items, base, links, call.mock.rendered_items)
 
 
 @HANDLERS("getArchiveItem")
 def get_archive_item(call: Call) -> Reply:
     found = call.mock.archive.item_in(call.params["cid"], call.params["id"])
-    return 200, stac.item(found, _base(call))
+    return 200, stac.item_json(found, _base(call), call.mock.rendered_items)
 
 
 @HANDLERS("searchArchive")
@@ -83,7 +83,7 @@ def search_archive(call: Call) -> Reply:
     items = call.mock.archive.search(search)
     base = _base(call)
     links = [{"rel": "self", "href": f"{base}/v0/archives/search", "type": stac.GEOJSON_TYPE}]
-    return 200, stac.feature_collection(items, base, links)
+    return 200, stac.feature_collection(items, base, links, call.mock.rendered_items)
 
 
 @HANDLERS("searchSatelliteImages")
@@ -105,7 +105,7 @@ def search_satellite_images(call: Call) -> Reply:
     items = archive.search(search)
     base = _base(call)
     return 200, {
-        "items": {i.id: stac.item(i, base) for i in items},
+        "items": {i.id: stac.item_json(i, base, call.mock.rendered_items) for i in items},
         "pagination": {"limit": search.limit, "skip": 0, "total": archive.count(search)},
     }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from pixxel_mock.server.model.archive import (
     QUERYABLES,
     REFLECTANCE_SCALE,
@@ -15,6 +17,7 @@ from pixxel_mock.server.model.archive import (
     Collection,
     Satellite,
 )
+from pixxel_mock.server.state.cache import BoundedCache
 
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"  # as control/ serves it
 JSON_TYPE = "application/json"
@@ -82,12 +85,29 @@ def item(archive_item: ArchiveItem, base: str) -> dict[str, Any]:
     }
 
 
+RENDERED_ITEMS = 2048  # items' JSON kept (by host and id)
+RenderedItems = BoundedCache[tuple[str, str], orjson.Fragment]
+
+
+def item_json(archive_item: ArchiveItem, base: str, rendered: RenderedItems) -> orjson.Fragment:
+    """The item's JSON, written once per answering host while it stays among the most
+    recently answered (an item never changes), for a page of them to be joined, not
+    written anew."""
+    key = (base, archive_item.id)
+    found = rendered.get(key)
+    return (
+        found
+        if found is not None
+        else rendered.put(key, orjson.Fragment(orjson.dumps(item(archive_item, base))))
+    )
+
+
 def feature_collection(
-    items: list[ArchiveItem], base: str, links: list[dict[str, str]]
+    items: list[ArchiveItem], base: str, links: list[dict[str, str]], rendered: RenderedItems
 ) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
-        "features": [item(i, base) for i in items],
+        "features": [item_json(i, base, rendered) for i in items],
         "links": links,
     }
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixxel_mock.server.api.queued import QueuedAnswers
+from pixxel_mock.server.api.stac import RENDERED_ITEMS, RenderedItems
 from pixxel_mock.server.app.config import MockConfig
 from pixxel_mock.server.faults.replay import parse_recording
 from pixxel_mock.server.faults.scenarios import (
@@ -80,6 +81,7 @@ class MockInstance:
     rendered_jobs: BoundedCache[tuple[object, ...], tuple[JobState, bytes, str]] = field(
         default_factory=lambda: BoundedCache(4096)
     )
+    rendered_items: RenderedItems = field(default_factory=lambda: BoundedCache(RENDERED_ITEMS))
     queued_answers: QueuedAnswers = field(default_factory=QueuedAnswers)
 
     @classmethod
@@ -210,6 +212,13 @@ class MockInstance:
                 return None
             cached = self.recordings.put(recording_id, parse_recording(document, recording_id))
         return cached
+
+    def reset(self, namespace: str | None) -> None:
+        """Forget the state of a namespace (or of every one) and the packages its
+        deliveries left in the stores dir, as a fresh start would."""
+        names = [namespace] if namespace is not None else self.store.namespaces.names()
+        self.store.reset(namespace)
+        self.deliveries.remove_packages(names)
 
     def close(self) -> None:
         """Close this thread's connection and remove a temporary state file: in the process

@@ -50,7 +50,7 @@ def _scope(call: Call) -> str | None:
 @HANDLERS("resetMock")
 def reset(call: Call) -> Reply:
     scope = _scope(call)
-    call.mock.store.reset(scope)
+    call.mock.reset(scope)
     return 200, {"reset": scope or ALL}
 
 

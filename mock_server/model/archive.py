@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
 from pixxel_mock.server.model import rasters
 from pixxel_mock.server.model.catalog import FixtureError, closed_fixture_problem
@@ -72,6 +73,7 @@ INDEXED_NUMBERS = (
 )
 REFLECTANCE_SCALE = 1 / rasters.REFLECTANCE_SCALE
 ASSET_CACHE_SIZE = 64  # files written most recently
+ITEM_CACHE_SIZE = 2048  # items read most recently (an item never changes)
 _PROPERTY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_:.\-]{0,63}")
 _SORT_PREFIXES = ("properties->>", "properties.")
 _COLUMNS = {"id": "id", "collection": "collection", "datetime": "datetime"}
@@ -153,6 +155,11 @@ class ArchiveItem:
     bands: tuple[Band, ...] = ()
     raster_seed: int = 0
     rgb: tuple[int, int, int] = (0, 1, 2)  # indices of the thumbnail's bands
+
+    @cached_property
+    def shape(self) -> BaseGeometry:
+        """The footprint as shapely's geometry (made once: the archive keeps its items)."""
+        return shapely.geometry.shape(self.geometry)
 
     @property
     def crs(self) -> str:
@@ -492,6 +499,7 @@ class Archive:
         self._satellites = {s.id: s for s in fixtures.satellites}
         self._collections = {c.id: c for c in fixtures.collections}
         self._files: BoundedCache[tuple[str, str], bytes] = BoundedCache(ASSET_CACHE_SIZE)
+        self._items: BoundedCache[str, ArchiveItem] = BoundedCache(ITEM_CACHE_SIZE)
 
     # -- satellites and collections -------------------------------------------------
     @property
@@ -537,11 +545,14 @@ class Archive:
 
     # -- items ----------------------------------------------------------------------
     def items(self, ids: Sequence[str]) -> list[ArchiveItem]:
-        """The items of these ids that exist, in the order asked."""
-        if not ids:
-            return []
-        rows = self.index.by_ids(list(dict.fromkeys(ids)))
-        return [self._item(rows[i]) for i in ids if i in rows]
+        """The items of these ids that exist, in the order asked; each read from the
+        index once while it stays among the most recently read."""
+        found = {item_id: self._items.get(item_id) for item_id in ids}
+        missing = [item_id for item_id, item in found.items() if item is None]
+        if missing:
+            for row in self.index.by_ids(missing).values():
+                found[row[0]] = self._items.put(row[0], self._item(row))
+        return [item for item_id in ids if (item := found[item_id]) is not None]
 
     def item(self, collection: str, item_id: str) -> ArchiveItem | None:
         found = self.items([item_id])
@@ -567,7 +578,8 @@ class Archive:
     def search(self, search: ArchiveSearch) -> list[ArchiveItem]:
         """A page of the items that match, sorted (newest first by default)."""
         where, order = self.filter_of(search)
-        return [self._item(r) for r in self.index.select(where, order, search.limit, search.offset)]
+        page = self.index.select(where, order, search.limit, search.offset, "f.id")
+        return self.items([item_id for (item_id,) in page])
 
     def satellite_search(self, search: SatelliteSearch) -> ArchiveSearch:
         """The archive search that Search Satellite Images means; 400 for a satellite the
@@ -714,7 +726,7 @@ def _spatial(
         return None, None
     shapely.prepare(shape)
     west, south, east, north = shape.bounds
-    return (west, south, east, north), lambda wkb: bool(shape.intersects(shapely.from_wkb(wkb)))
+    return (west, south, east, north), lambda wkbs: shape.intersects(shapely.from_wkb(wkbs))
 
 
 def _bbox_shape(bbox: Sequence[float]) -> Any:

@@ -14,8 +14,9 @@ package where a client looks; writing is idempotent, so any process may do it.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -33,6 +34,7 @@ from pixxel_mock.server.state.store import Store
 START_SECONDS = 5.0  # CREATED for this long, then IN_PROGRESS
 DELIVERY_SECONDS = 30.0  # from creation to SUCCESS or FAILED
 TERMINAL = ("SUCCESS", "FAILED")
+_DOT_NAMES = {".": "%2E", "..": "%2E%2E"}
 EntryFile = Callable[[CatalogEntry], bytes]  # an entry's GeoTIFF
 
 
@@ -307,7 +309,18 @@ class Deliveries:
         relative = PurePosixPath(*[p for p in parts if p])
         if ".." in relative.parts:
             return None
-        return self.stores_dir / namespace / store.bucket / relative
+        return self.namespace_folder(namespace) / store.bucket / relative
+
+    def namespace_folder(self, namespace: str) -> Path:
+        """The namespace's folder of the stores dir: named as the namespace, but for `.`
+        and `..` (which a path reads as this folder and its parent), spelled as URLs
+        escape them (no namespace holds a `%`)."""
+        return self.stores_dir / _DOT_NAMES.get(namespace, namespace)
+
+    def remove_packages(self, namespaces: Iterable[str]) -> None:
+        """Delete the packages the namespaces' deliveries left (a reset forgets them)."""
+        for namespace in namespaces:
+            shutil.rmtree(self.namespace_folder(namespace), ignore_errors=True)
 
     def materialize(self, namespace: str, view: DeliveryView) -> None:
         """Write a succeeded delivery's package, once, atomically."""

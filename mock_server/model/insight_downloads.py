@@ -151,7 +151,7 @@ class InsightDownloads:
         if session.now >= int(expires) or record is None or insight is None:
             raise denied
         view = self._insights.view(insight, session.now)
-        aoi = self._insights.aoi_of(view, session.now)
+        aoi = self._insights.aoi_of(view, session)
         if aoi is None:
             raise denied
         return self._packages.get_or_make(record, lambda: self._build(record, view, aoi))

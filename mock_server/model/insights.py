@@ -331,10 +331,10 @@ class Insights:
         at = max(now, plan.step_time(record.polls))
         return InsightView(record, block, evaluate(plan, at))
 
-    def aoi_of(self, insight: InsightView, now: float) -> AoiView | None:
-        """The AOI an insight ran on (None only in an imported state that lacks it)."""
-        record = self._aois.records.get(insight.record.namespace, insight.record.aoi_id)
-        return self._aois.view(record, now) if record else None
+    def aoi_of(self, insight: InsightView, session: Session) -> AoiView | None:
+        """The AOI an insight of the session ran on (None only in an imported state that
+        lacks it)."""
+        return self._aois.find(session, insight.record.aoi_id)
 
     def of_namespace(self, session: Session) -> list[InsightView]:
         """Every insight of the namespace, deleted ones too, newest first (the inspector's)."""

@@ -11,6 +11,7 @@ the R*Tree, the rest through indexes or over the candidates it leaves.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import math
 import os
 import sqlite3
@@ -20,6 +21,8 @@ from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pixxel_mock.server.state.cache import BoundedCache
 
 INDEX_FORMAT = "pixxel-mock-spatial-4"
 # a row: these columns, then one number per property the index keeps as a column
@@ -39,7 +42,10 @@ Row = tuple[Any, ...]
 SORTABLE_COLUMNS = ("id", "collection", "datetime")
 OPERATORS = {"eq": "=", "neq": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 FIRST_BATCH, BATCH = 16, 256  # candidates checked at a time while a page fills (doubling)
-CROWDED = 500  # a box with this many candidates is searched in time order, not sorted
+CROWDED = 500  # a box with this many candidates is searched a time window at a time
+WINDOW_CANDIDATES = 32  # what a crowded box's first window is expected to hold
+BOX_COUNT_CAP = 100_000  # candidates counted in a box (to size its first window)
+COUNTED_BOXES = 1024  # boxes whose count is kept (those searched most recently)
 MICRO = 1_000_000
 MMAP_BYTES = 1 << 30  # address space only: the file's pages are shared by every worker
 
@@ -58,7 +64,8 @@ class FeatureFilter:
     """What a search keeps; every part is optional, and all must hold."""
 
     box: tuple[float, float, float, float] | None = None  # (west, south, east, north)
-    exact: Callable[[bytes], bool] | None = None  # a footprint test, after the box
+    # the footprint test, after the box: whether each footprint (WKB) of a batch passes
+    exact: Callable[[list[bytes]], Iterable[bool]] | None = None
     ids: tuple[str, ...] | None = None
     collections: tuple[str, ...] | None = None
     satellite_ids: tuple[str, ...] | None = None
@@ -118,6 +125,8 @@ class FeatureIndex:
         self._rows = rows
         self._numbers = {path: f"n{i}" for i, path in enumerate(numbers)}
         self._local = threading.local()
+        self._box_counts: BoundedCache[tuple[int, int, int, int], int] = BoundedCache(COUNTED_BOXES)
+        self._span: tuple[Any, ...] | None = None  # _time_span, read once
         self._ready_in = 0  # the pid that checked the file
 
     # -- the file --------------------------------------------------------------
@@ -210,32 +219,36 @@ class FeatureIndex:
         return {row[0]: row for row in rows}
 
     def select(
-        self, where: FeatureFilter, order: Sequence[SortKey], limit: int, offset: int
+        self,
+        where: FeatureFilter,
+        order: Sequence[SortKey],
+        limit: int,
+        offset: int,
+        columns: str = "f.*",
     ) -> list[Row]:
-        """The rows that pass `where`, sorted by `order` (then in the index's order), a page.
+        """The rows (of `columns`) that pass `where`, sorted by `order` (then in the
+        index's order), a page.
 
         Without a spatial filter the page is SQLite's (LIMIT/OFFSET); with one, the
         candidates come in order and are tested until the page is full."""
         if where.box is None:
-            sql, args = self._table_statement(where, order, "f.rowid")
-            rowids = [r[0] for r in self._run(sql + " LIMIT ? OFFSET ?", [*args, limit, offset])]
-        else:
-            picked = zip(range(offset + limit), self._spatial(where, order), strict=False)
-            rowids = [rowid for _, rowid in picked][offset:]
-        return self._rows_of(rowids)
+            sql, args = self._table_statement(where, order, columns)
+            return self._run(sql + " LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        return list(itertools.islice(self._spatial(where, order, columns), offset, offset + limit))
 
     def count(self, where: FeatureFilter) -> int:
         if where.box is None:
             sql, args = self._table_statement(where, (), "COUNT(*)")
             return self._run(sql, args).fetchone()[0]
-        return sum(1 for _ in self._spatial(where, ()))
+        return sum(1 for _ in self._spatial(where, (), "f.rowid"))
 
     def plan(self, where: FeatureFilter, order: Sequence[SortKey]) -> list[str]:
         """SQLite's plan of the first statement of `select` (EXPLAIN QUERY PLAN), for tests."""
         if where.box is None or not self._by_time(order):
-            sql, args = self._table_statement(where, order, "f.rowid, f.footprint")
+            sql, args = self._table_statement(where, order, "f.*")
         else:
-            sql, args = self._candidates(where, order)
+            window = next(self._windows(where, order), (0, 0))
+            sql, args = self._box_in_time_order(where, order, "f.*", window)
         return [row[-1] for row in self._run("EXPLAIN QUERY PLAN " + sql, args).fetchall()]
 
     # -- spatial searches ----------------------------------------------------------
@@ -244,82 +257,105 @@ class FeatureIndex:
         """Sorted by time only (or not at all)."""
         return all(key.field == "datetime" for key in order)
 
-    def _spatial(self, where: FeatureFilter, order: Sequence[SortKey]) -> Iterator[int]:
-        """The rowids that pass, in order, read as they are needed.
+    def _spatial(
+        self, where: FeatureFilter, order: Sequence[SortKey], columns: str
+    ) -> Iterator[Row]:
+        """The rows (of `columns`) that pass, in order, read and tested a batch at a
+        time as they are needed (the exact footprint test runs on a batch at once).
 
-        Sorted by time, the candidates come in time order (_candidates) and the other
-        filters run on a batch of them at a time, until the page is full. Sorted by
-        anything else, SQLite sorts the box's candidates that pass the filters."""
-        exact = where.exact or (lambda footprint: True)
-        if not self._by_time(order):
-            sql, args = self._table_statement(where, order, "f.rowid, f.footprint")
+        Sorted by anything but time, SQLite sorts the box's candidates that pass the
+        filters. Sorted by time, the R*Tree finds the candidates of one time window after
+        another (_windows) and SQLite sorts each window's."""
+        assert where.box is not None
+        selected = f"f.footprint, {columns}"
+        statements: Iterable[tuple[str, list[Any]]] = (
+            (
+                self._box_in_time_order(where, order, selected, w)
+                for w in self._windows(where, order)
+            )
+            if self._by_time(order)
+            else [self._table_statement(where, order, selected)]
+        )
+        for sql, args in statements:
             cursor = self._run(sql, args)
             try:
-                while batch := cursor.fetchmany(BATCH):
-                    yield from (rowid for rowid, footprint in batch if exact(footprint))
+                for batch in _batches(cursor):
+                    yield from _passing(batch, where.exact)
             finally:
                 cursor.close()  # the candidates after the page are never read
-            return
-        conditions, args = self._conditions(where)
-        rest = " AND ".join(["f.rowid IN ({})", *conditions])
-        sql, candidate_args = self._candidates(where, order)
-        cursor = self._run(sql, candidate_args)
-        size = FIRST_BATCH
-        try:
-            while batch := [row[0] for row in cursor.fetchmany(size)]:
-                placeholders = ", ".join("?" * len(batch))
-                passed = dict(
-                    self._run(
-                        f"SELECT rowid, footprint FROM features f WHERE {rest.format(placeholders)}",
-                        [*batch, *args],
-                    ).fetchall()
-                )
-                yield from (r for r in batch if r in passed and exact(passed[r]))
-                size = min(2 * size, BATCH)  # a page is often found in the first
-        finally:
-            cursor.close()
 
-    def _candidates(self, where: FeatureFilter, order: Sequence[SortKey]) -> tuple[str, list[Any]]:
-        """The rowids whose box meets the search's (and whose time is in its range), in
-        time order. The R*Tree finds them and SQLite sorts them, while the box holds
-        fewer than CROWDED; in a crowded box, the time index is read in order, its
-        entries' boxes tested, so that a page costs the same however many items the
-        archive holds (a page of a crowded box is found within a few thousand entries)."""
+    def _box_in_time_order(
+        self,
+        where: FeatureFilter,
+        order: Sequence[SortKey],
+        columns: str,
+        window: tuple[int, int],
+    ) -> tuple[str, list[Any]]:
+        """SELECT `columns` of the features whose second is in the window (start <= t0 <
+        end) that pass the filters (the box through the R*Tree, not the exact test), in
+        time order."""
         assert where.box is not None
         west, south, east, north = _box(*where.box)
         direction = "DESC" if order and order[0].descending else "ASC"
-        terms = ["b.west <= ?", "b.east >= ?", "b.south <= ?", "b.north >= ?"]
-        args: list[Any] = [east, west, north, south]
-        crowded = self._run(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM features_bbox b WHERE {' AND '.join(terms)}"
-            " LIMIT ?)",
-            [*args, CROWDED],
-        ).fetchone()[0]
-        if crowded < CROWDED:
-            if where.start is not None:
-                terms.append("b.t1 >= ?")
-                args.append(math.floor(where.start))
-            if where.end is not None:
-                terms.append("b.t0 <= ?")
-                args.append(math.ceil(where.end))
-            return (
-                f"SELECT b.feature FROM features_bbox b WHERE {' AND '.join(terms)}"
-                f" ORDER BY b.t0 {direction}, b.feature {direction}",
-                args,
-            )
-        terms = ["f.west <= ?", "f.east >= ?", "f.south <= ?", "f.north >= ?"]
-        args = [where.box[2], where.box[0], where.box[3], where.box[1]]
-        if where.start is not None:
-            terms.append("f.datetime >= ?")
-            args.append(where.start)
-        if where.end is not None:
-            terms.append("f.datetime <= ?")
-            args.append(where.end)
+        conditions, args = self._conditions(where)
+        terms = ["b.west <= ?", "b.east >= ?", "b.south <= ?", "b.north >= ?", "b.t0 >= ?"]
         return (
-            f"SELECT f.rowid FROM features f INDEXED BY features_by_time"
-            f" WHERE {' AND '.join(terms)} ORDER BY f.datetime {direction}, f.rowid {direction}",
-            args,
+            # CROSS JOIN: the R*Tree first, whatever SQLite thinks of the other filters
+            f"SELECT {columns} FROM features_bbox b CROSS JOIN features f"
+            f" ON f.rowid = b.feature WHERE {' AND '.join([*terms, 'b.t0 < ?', *conditions])}"
+            f" ORDER BY b.t0 {direction}, b.feature {direction}",
+            [east, west, north, south, *window, *args],
         )
+
+    def _windows(self, where: FeatureFilter, order: Sequence[SortKey]) -> Iterator[tuple[int, int]]:
+        """Ranges of whole seconds (start <= t0 < end) that cover the search's time range
+        in the order's direction: the whole range for a box of few candidates. For a
+        crowded one, the first range is expected to hold WINDOW_CANDIDATES of them and
+        each next one is twice as long, so that a page reads about as many entries
+        however many items the archive holds."""
+        assert where.box is not None
+        span = self._time_span()
+        if span is None:
+            return
+        first, last = span
+        start = first if where.start is None else max(first, math.floor(where.start))
+        end = last if where.end is None else min(last, math.floor(where.end) + 1)
+        count = self._box_count(_box(*where.box))
+        width = end - start
+        if count >= CROWDED:
+            width = max(1, math.ceil(WINDOW_CANDIDATES * (last - first) / count))
+        descending = bool(order) and order[0].descending
+        while start < end:
+            if descending:
+                yield max(start, end - width), end
+                end -= width
+            else:
+                yield start, min(end, start + width)
+                start += width
+            width *= 2
+
+    def _time_span(self) -> tuple[int, int] | None:
+        """(first, last + 1) of the features' whole seconds; None without features."""
+        if self._span is None:
+            low, high = self._run(
+                "SELECT MIN(datetime), MAX(datetime) FROM features", ()
+            ).fetchone()
+            self._span = (None,) if low is None else (math.floor(low), math.floor(high) + 1)
+        return None if self._span == (None,) else self._span  # type: ignore[return-value]
+
+    def _box_count(self, box: tuple[int, int, int, int]) -> int:
+        """How many features' boxes meet the box, up to BOX_COUNT_CAP (kept: the rows
+        never change)."""
+        count = self._box_counts.get(box)
+        if count is None:
+            west, south, east, north = box
+            count = self._run(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM features_bbox b WHERE b.west <= ?"
+                " AND b.east >= ? AND b.south <= ? AND b.north >= ? LIMIT ?)",
+                [east, west, north, south, BOX_COUNT_CAP],
+            ).fetchone()[0]
+            self._box_counts.put(box, count)
+        return count
 
     # -- the features table --------------------------------------------------------
     def _table_statement(
@@ -384,15 +420,22 @@ class FeatureIndex:
             return f"f.{self._numbers[path]}", []
         return "json_extract(f.document, ?)", [path]
 
-    def _rows_of(self, rowids: list[int]) -> list[Row]:
-        if not rowids:
-            return []
-        placeholders = ", ".join("?" * len(rowids))
-        found = self.connection().execute(
-            f"SELECT rowid, * FROM features WHERE rowid IN ({placeholders})", rowids
-        )
-        rows = {row[0]: row[1:] for row in found}
-        return [rows[rowid] for rowid in rowids]
-
     def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
         return self.connection().execute(sql, tuple(args))
+
+
+def _batches(cursor: sqlite3.Cursor) -> Iterator[list[Row]]:
+    """The cursor's rows, a batch at a time, the batches doubling (a page is often found
+    in the first)."""
+    size = FIRST_BATCH
+    while batch := cursor.fetchmany(size):
+        yield batch
+        size = min(2 * size, BATCH)
+
+
+def _passing(
+    batch: list[Row], exact: Callable[[list[bytes]], Iterable[bool]] | None
+) -> Iterator[Row]:
+    """The rows (footprint first) whose footprint passes the exact test, without it."""
+    passed = exact([row[0] for row in batch]) if exact else [True] * len(batch)
+    return (row[1:] for row, keep in zip(batch, passed, strict=True) if keep)
