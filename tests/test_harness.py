@@ -45,14 +45,15 @@ def run_contract(
 
 
 def test_full_contract_run_is_green_on_the_mock(tmp_path: Path) -> None:
-    code, results, output = run_contract(tmp_path, f"--max-examples={sized(5, 25)}")
+    examples = sized(3, 25)  # hypothesis' generation is most of the run's time
+    code, results, output = run_contract(tmp_path, f"--max-examples={examples}")
     assert code == 0, output
     assert results["failures"] == []
     operations = {row for row in results["cases"] if row != "lifecycle"}
     assert len(operations) == OPERATIONS  # every operation, the writes included in-process
     assert results["applied"]["lifecycle"] == ["lifecycle_properties"]
     stateful = results["cases"]["POST /v0/workflows/{workflow_id}/jobs"]
-    assert stateful > sized(5, 25)
+    assert stateful > examples
     junit = ElementTree.parse(tmp_path / "reports" / "junit.xml").getroot()
     suite = junit if junit.tag == "testsuite" else junit[0]
     assert int(suite.get("tests")) > 30 and int(suite.get("failures")) == 0

@@ -52,7 +52,7 @@ def test_every_check_passes_with_the_shipped_configuration(
     config = REPO / "schemathesis.toml"
     only = [] if LONG_PROFILE else _tuned_operations(config)
     selection = [arg for name in only for arg in ("--include-operation-id", name)]
-    examples = str(sized(5, 25))
+    examples = str(sized(3, 25))
     run = _run(
         server.url, config, tmp_path, "--checks", "all", "--max-examples", examples, *selection
     )
