@@ -397,7 +397,14 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mock = by.get(MOCK)
         if not mock:
             continue
-        entry: dict[str, Any] = {"workload": workload, "mock p99 ms": round(p99[MOCK], 1)}
+        errors = sum(
+            r["non_2xx"] for r in rows if r["workload"] == workload and r["target"] == MOCK
+        )
+        entry: dict[str, Any] = {
+            "workload": workload,
+            "mock p99 ms": round(p99[MOCK], 1),
+            "mock non-2xx": errors,
+        }
         if cpu.get(MOCK) and cpu.get(BARE):  # the same ratio in server CPU, load-proof
             entry["mock/bare by CPU"] = round(cpu[BARE] / cpu[MOCK], 2)
         for name, label in (
@@ -423,9 +430,11 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def goals(ratio_rows: list[dict[str, Any]]) -> list[str]:
     """One markdown row per workload: each goal with its figure and met/missed."""
 
-    def judged(value: float | None, goal: float | None, at_least: bool) -> str:
+    def judged(value: float | None, goal: float | None, at_least: bool, errors: int = 0) -> str:
         if goal is None or value is None:
             return "-"
+        if errors:  # answers that are refusals measure nothing the goal is about
+            return f"{value} (**not judged**: {errors} non-2xx answers)"
         met = value >= goal if at_least else value <= goal
         sign = ">=" if at_least else "<="
         return f"{value} ({'met' if met else '**missed**'}: {sign} {goal})"
@@ -436,12 +445,13 @@ def goals(ratio_rows: list[dict[str, Any]]) -> list[str]:
     ]
     for r in ratio_rows:
         silent, bare, p99 = GOALS.get(r["workload"], (None, None, None))
+        errors = r.get("mock non-2xx", 0)
         bare_texts = [
-            judged(r.get(key), bare, True) if bare else str(r.get(key, "-"))
+            judged(r.get(key), bare, True, errors) if bare else str(r.get(key, "-"))
             for key in ("mock/bare", "mock/bare by CPU")
         ]
         lines.append(
-            f"| {r['workload']} | {judged(r.get('mock/Prism silent'), silent, True)}"
+            f"| {r['workload']} | {judged(r.get('mock/Prism silent'), silent, True, errors)}"
             f" | {' | '.join(bare_texts)} | {judged(r['mock p99 ms'], p99, False)} |"
         )
     return lines

@@ -123,8 +123,10 @@ def _lua_string(text: str) -> str:
 
 def lua_script(requests: list[Request]) -> str:
     """A wrk script cycling through the requests. A body holding UNIQUE is formatted per
-    request, with the thread's number (set by `setup`) and a counter of its own."""
+    request, with the run's start (a second: each run is longer), the thread's number (set
+    by `setup`) and a counter of its own, so that no two runs of a load repeat a name."""
     lines = [
+        "local run = os.time()",
         "local requests = {}",
         "local index = 0",
         "local counter = 0",
@@ -152,7 +154,7 @@ def lua_script(requests: list[Request]) -> str:
         "  local r = requests[index]",
         '  if type(r) == "string" then return r end',
         "  counter = counter + 1",
-        '  local unique = thread_number .. "-" .. counter',
+        '  local unique = run .. "-" .. thread_number .. "-" .. counter',
         f'  return wrk.format(r[1], r[2], r[3], (r[4]:gsub("{UNIQUE}", unique)))',
         "end",
     ]

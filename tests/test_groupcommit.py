@@ -144,14 +144,8 @@ def test_a_build_that_fails_fails_its_own_job_only(tmp_path: Path) -> None:
     assert [job.id for job in table.listing("x")] == ["x-2", "x-1"]
 
 
-def test_an_aoi_named_twice_in_one_batch_is_created_once(tmp_path: Path) -> None:
-    """Its name check reads by key on the batch's own connection: the first row of the
-    batch is seen by the second build, which answers 409, and the rest are stored."""
-    from .test_aois import _body
-
-    _, bridge = _group_committed(tmp_path)
-    app = bridge.app
-    table = instance_of(app).aois.records
+def _batch_sizes(table: JobTable) -> list[int]:
+    """The number of inserts of each transaction of the table, from now on."""
     batches: list[int] = []
     insert_many = table.insert_many
 
@@ -160,15 +154,51 @@ def test_an_aoi_named_twice_in_one_batch_is_created_once(tmp_path: Path) -> None
         return insert_many(requests)
 
     table.insert_many = observed  # type: ignore[method-assign]
+    return batches
 
-    async def create(name: str) -> tuple[int, dict[str, Any]]:
-        body = json.dumps(_body(app, name=name)).encode()
-        headers = ((b"authorization", b"pxm_demo_alpha"), (b"content-type", b"application/json"))
-        status, answer = await asgi_request(bridge, "POST", "/v0/aois", "", headers, body)
-        return status, json.loads(answer)
+
+async def _post(bridge: InlineBridge, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+    headers = ((b"authorization", b"pxm_demo_alpha"), (b"content-type", b"application/json"))
+    status, answer = await asgi_request(
+        bridge, "POST", path, "", headers, json.dumps(body).encode()
+    )
+    return status, json.loads(answer)
+
+
+def test_the_orders_of_one_loop_turn_are_stored_in_one_transaction(tmp_path: Path) -> None:
+    from .test_orders import _tasking
+
+    _, bridge = _group_committed(tmp_path)
+    table = instance_of(bridge.app).orders.records
+    batches = _batch_sizes(table)
 
     async def turn() -> list[tuple[int, dict[str, Any]]]:
-        return await asyncio.gather(*(create(name) for name in ("wheat", "rice", "wheat")))
+        names = ("wheat", "rice", "maize")
+        window = {"start_date": "2031-01-10T00:00:00Z", "end_date": "2031-01-18T00:00:00Z"}
+        bodies = [{"order_items": [_tasking(name=name, **window)]} for name in names]
+        return await asyncio.gather(*(_post(bridge, "/v0/orders", body) for body in bodies))
+
+    answers = _within_a_minute(turn())
+    assert {status for status, _ in answers} == {201}, answers
+    assert batches == [3]
+    ids = {answer["id"] for _, answer in answers}
+    assert len(ids) == 3 and {r.id for r in table.listing("default")} == ids
+    assert sorted(r.seq for r in table.listing("default")) == [1, 2, 3]
+
+
+def test_an_aoi_named_twice_in_one_batch_is_created_once(tmp_path: Path) -> None:
+    """Its name check reads by key on the batch's own connection: the first row of the
+    batch is seen by the second build, which answers 409, and the rest are stored."""
+    from .test_aois import _body
+
+    _, bridge = _group_committed(tmp_path)
+    app = bridge.app
+    table = instance_of(app).aois.records
+    batches = _batch_sizes(table)
+
+    async def turn() -> list[tuple[int, dict[str, Any]]]:
+        names = ("wheat", "rice", "wheat")
+        return await asyncio.gather(*(_post(bridge, "/v0/aois", _body(app, name=n)) for n in names))
 
     answers = _within_a_minute(turn())
     assert batches == [3]  # one transaction

@@ -129,9 +129,15 @@ def run_mock_server(config: MockConfig, host: str, port: int, workers: int, thre
 
 def group_committed(instance: MockInstance) -> tuple[JobTable[Any], ...]:
     """The tables created most by requests whose builds check only by key (`get`, which
-    sees the rows the batch inserted before them): jobs, AOIs, insights. A build that
-    checks a listing (a cached read) would not see its own batch's rows."""
-    return (instance.jobs.records, instance.aois.records, instance.insights.records)
+    sees the rows the batch inserted before them, or nothing): jobs, AOIs, insights and
+    orders. A build that checks a listing (a cached read) would not see its own batch's
+    rows."""
+    return (
+        instance.jobs.records,
+        instance.aois.records,
+        instance.insights.records,
+        instance.orders.records,
+    )
 
 
 def may_wait_for(app: Flask) -> Callable[[dict[str, Any]], bool]:
