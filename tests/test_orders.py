@@ -326,6 +326,30 @@ def test_a_fulfilled_order_fills_the_catalog_with_real_geotiffs(client: Any, app
     assert client.get(f"/v0/catalogs/{capture['id']}", headers=BETA).status_code == 403
 
 
+def test_a_catalog_entrys_json_follows_the_host_and_the_order_it_came_from(
+    client: Any, app: Any
+) -> None:
+    """Written once and kept, an entry's STAC item still names the host each client
+    asked, and a reset's new order with the same ids gets its own."""
+
+    def details(base_url: str = "http://localhost") -> list[dict[str, Any]]:
+        body = {"limit": 10}
+        found = client.post("/v0/catalogs/search", headers=ALPHA, json=body, base_url=base_url)
+        return [c["details"] for c in found.json["catalogs"]]
+
+    _fulfilled(client, app)
+    for base in ("http://localhost", "http://127.0.0.1:9", "http://localhost"):
+        hrefs = [d["assets"]["data"]["href"] for d in details(base)]
+        assert len(hrefs) == 3 and all(h.startswith(f"{base}/") for h in hrefs), hrefs
+    first = sorted(tuple(d["bbox"]) for d in details())
+    assert client.post("/__mock/reset").status_code == 200
+    shifted = {**POLYGON, "coordinates": [[[x + 0.1, y] for x, y in POLYGON["coordinates"][0]]]}
+    moved = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": shifted}]}
+    _fulfilled(client, app, geometry=moved)  # the same order id, the capture elsewhere
+    again = sorted(tuple(d["bbox"]) for d in details())
+    assert len(again) == 3 and again != first
+
+
 def test_automatic_delivery_writes_the_package_at_path_plus_target_path(
     client: Any, app: Any
 ) -> None:

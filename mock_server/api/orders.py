@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from flask import Response
 
 from pixxel_mock.server.api.aois import _id, _key, _page
+from pixxel_mock.server.api.stac import rendered_json
 from pixxel_mock.server.handling import Call, HandlerRegistry, Reply
 from pixxel_mock.server.model import reports
 from pixxel_mock.server.model.catalog_downloads import CatalogDownloadView
@@ -415,12 +417,26 @@ def catalog(call: Call, entry: CatalogEntry) -> dict[str, Any]:
         "bandset_id": entry.spec.bandset_id,
         "area": entry.spec.area_km2,
         "delivery_status": status,
-        "details": stac_item(call, entry),
+        "details": stac_item_json(call, entry),
         "created_at": rfc3339(entry.created_at),
         "updated_at": rfc3339(entry.created_at),
         "created_by": entry.order.created_by,
         "updated_by": entry.order.created_by,
     }
+
+
+def stac_item_json(call: Call, entry: CatalogEntry) -> orjson.Fragment:
+    """The entry's STAC item, written once: it depends on the host, the namespace and
+    the order's record alone (whose creation and items tell a reset's reused ids apart)."""
+    key = (
+        "catalog",
+        call.base_url,
+        call.namespace,
+        entry.id,
+        entry.order.created_at,
+        entry.order.items,
+    )
+    return rendered_json(call.mock.rendered_items, key, lambda: stac_item(call, entry))
 
 
 def stac_item(call: Call, entry: CatalogEntry) -> dict[str, Any]:

@@ -3,6 +3,7 @@ host, and the satellites. `base` is the answering host's URL, without a trailing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -85,20 +86,24 @@ def item(archive_item: ArchiveItem, base: str) -> dict[str, Any]:
     }
 
 
-RENDERED_ITEMS = 2048  # items' JSON kept (by host and id)
-RenderedItems = BoundedCache[tuple[str, str], orjson.Fragment]
+RENDERED_ITEMS = 2048  # STAC items' JSON kept (the most recently answered)
+RenderedItems = BoundedCache[tuple[object, ...], orjson.Fragment]
+
+
+def rendered_json(
+    rendered: RenderedItems, key: tuple[object, ...], make: Callable[[], Any]
+) -> orjson.Fragment:
+    """The JSON of what `key` names, written once while it stays among the most recently
+    answered (for what never changes once made: a page of them is joined, not written
+    anew). The key holds everything the JSON depends on, the answering host too."""
+    found = rendered.get(key)
+    return found if found is not None else rendered.put(key, orjson.Fragment(orjson.dumps(make())))
 
 
 def item_json(archive_item: ArchiveItem, base: str, rendered: RenderedItems) -> orjson.Fragment:
-    """The item's JSON, written once per answering host while it stays among the most
-    recently answered (an item never changes), for a page of them to be joined, not
-    written anew."""
-    key = (base, archive_item.id)
-    found = rendered.get(key)
-    return (
-        found
-        if found is not None
-        else rendered.put(key, orjson.Fragment(orjson.dumps(item(archive_item, base))))
+    """An archive item's JSON (an item never changes)."""
+    return rendered_json(
+        rendered, ("archive", base, archive_item.id), lambda: item(archive_item, base)
     )
 
 

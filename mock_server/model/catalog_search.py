@@ -29,19 +29,33 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def fields_of(entry: CatalogEntry) -> dict[str, Any]:
-    """What `query` and `sort_by` may name: the STAC item's properties and the order's."""
-    return {
-        **entry.properties,
-        "datetime": entry.datetime,
-        "created_at": entry.created_at,
-        "project_id": entry.spec.project_id,
-        "usecase": entry.spec.usecase,
-        "order_id": entry.order.id,
-        "order_item_id": entry.spec.id,
-        "item_id": entry.item_id,
-        "collection": entry.collection,
-    }
+_ENTRY_FIELDS: dict[str, Callable[[CatalogEntry], Any]] = {
+    "datetime": lambda e: e.datetime,
+    "created_at": lambda e: e.created_at,
+    "project_id": lambda e: e.spec.project_id,
+    "usecase": lambda e: e.spec.usecase,
+    "order_id": lambda e: e.order.id,
+    "order_item_id": lambda e: e.spec.id,
+    "item_id": lambda e: e.item_id,
+    "collection": lambda e: e.collection,
+}
+
+
+# the entry's value for each list filter of the body
+_LISTED: dict[str, Callable[[CatalogEntry], str]] = {
+    "collections": lambda e: e.collection.lower(),
+    "ids": lambda e: e.id,
+    "item_ids": lambda e: e.item_id,
+    "order_ids": lambda e: e.order.id,
+    "order_item_ids": lambda e: e.spec.id,
+}
+
+
+def field_of(entry: CatalogEntry, name: str) -> Any:
+    """A field `query` and `sort_by` may name: the order's, else the STAC item's property
+    (None when it has neither)."""
+    read = _ENTRY_FIELDS.get(name)
+    return read(entry) if read is not None else entry.properties.get(name)
 
 
 def search(entries: Sequence[CatalogEntry], body: Mapping[str, Any]) -> list[CatalogEntry]:
@@ -66,14 +80,7 @@ def search(entries: Sequence[CatalogEntry], body: Mapping[str, Any]) -> list[Cat
     query = body.get("query") or {}
     chosen = []
     for entry in entries:
-        values = {
-            "collections": entry.collection.lower(),
-            "ids": entry.id,
-            "item_ids": entry.item_id,
-            "order_ids": entry.order.id,
-            "order_item_ids": entry.spec.id,
-        }
-        if any(values[name] not in wanted for name, wanted in sets.items()):
+        if sets and any(_LISTED[name](entry) not in wanted for name, wanted in sets.items()):
             continue
         if (start is not None and entry.datetime < start) or (
             end is not None and entry.datetime > end
@@ -81,15 +88,15 @@ def search(entries: Sequence[CatalogEntry], body: Mapping[str, Any]) -> list[Cat
             continue
         if area is not None and not area.intersects(shapely.geometry.shape(entry.geometry)):
             continue
-        if query and not _matches(fields_of(entry), query):
+        if query and not _matches(entry, query):
             continue
         chosen.append(entry)
     return _sorted(chosen, body.get("sort_by") or [])
 
 
-def _matches(fields: Mapping[str, Any], query: Mapping[str, Mapping[str, Any]]) -> bool:
+def _matches(entry: CatalogEntry, query: Mapping[str, Mapping[str, Any]]) -> bool:
     for name, operators in query.items():
-        value = fields.get(name)
+        value = field_of(entry, name)
         if value is None:
             return False
         for op, expected in operators.items():
@@ -107,11 +114,11 @@ def _sorted(
     entries.sort(key=lambda e: (e.created_at, e.id), reverse=True)
     for rule in reversed(sort_by):
         ((name, direction),) = rule.items()
-        present = [e for e in entries if fields_of(e).get(name) is not None]
-        absent = [e for e in entries if fields_of(e).get(name) is None]
+        present = [e for e in entries if field_of(e, name) is not None]
+        absent = [e for e in entries if field_of(e, name) is None]
         try:
-            present.sort(key=lambda e: fields_of(e)[name], reverse=direction == "DESC")
+            present.sort(key=lambda e: field_of(e, name), reverse=direction == "DESC")
         except TypeError:
-            present.sort(key=lambda e: str(fields_of(e)[name]), reverse=direction == "DESC")
+            present.sort(key=lambda e: str(field_of(e, name)), reverse=direction == "DESC")
         entries = present + absent
     return entries

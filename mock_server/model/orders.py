@@ -24,6 +24,7 @@ Each fulfilled task adds catalog entries (`CatalogEntry`), derived as well; an i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import shapely
 from pyproj import Geod
 from shapely.ops import nearest_points
@@ -188,11 +190,21 @@ class ItemSpec:
 
 
 def specs_of(record: OrderRecord) -> tuple[ItemSpec, ...]:
-    return tuple(ItemSpec(**item) for item in json.loads(record.items))
+    try:
+        items = orjson.loads(record.items)
+    except orjson.JSONDecodeError:  # an integer past 64 bits, written by the fallback below
+        items = json.loads(record.items)
+    return tuple(ItemSpec(**item) for item in items)
 
 
 def specs_json(specs: Sequence[ItemSpec]) -> str:
-    return json.dumps([spec.__dict__ for spec in specs], separators=(",", ":"))
+    """The items as the record keeps them: orjson, the standard library for what orjson
+    refuses (an integer past 64 bits)."""
+    items = [spec.__dict__ for spec in specs]
+    try:
+        return orjson.dumps(items).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(items, separators=(",", ":"))
 
 
 # -- the plan ---------------------------------------------------------------------------
@@ -481,12 +493,20 @@ def catalog_entries(
     return entries
 
 
+@functools.lru_cache(maxsize=4096)  # pure; every catalog read makes every entry anew
+def _archive_entry_id(task_id: str, item_id: str) -> str:
+    return derived_uuid(task_id, "catalog", item_id)
+
+
+_instant = functools.lru_cache(maxsize=4096)(parse_rfc3339)  # the same items' times recur
+
+
 def _archive_entry(
     order: OrderRecord, spec: ItemSpec, task: TaskPlan, facts: Mapping[str, Any], at: float
 ) -> CatalogEntry:
     props = dict(facts["properties"])
     return CatalogEntry(
-        id=derived_uuid(task.id, "catalog", facts["id"]),
+        id=_archive_entry_id(task.id, facts["id"]),
         order=order,
         spec=spec,
         task=task,
@@ -495,7 +515,7 @@ def _archive_entry(
         satellite_id=facts["satellite_id"],
         geometry=facts["geometry"],
         bbox=tuple(facts["bbox"]),  # type: ignore[arg-type]
-        datetime=parse_rfc3339(facts["datetime"]),
+        datetime=_instant(facts["datetime"]),
         created_at=task.ended_at,
         properties=props,
         band_names=tuple(facts["band_names"]),
