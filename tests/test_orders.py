@@ -6,6 +6,7 @@ scenarios, polls mode, snapshots)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import zipfile
@@ -25,6 +26,7 @@ from pixxel_mock.server.model.orders import (
     item_state,
     plan_order,
     specs_json,
+    specs_of,
 )
 
 from .conftest import START, advance
@@ -68,6 +70,18 @@ def _spec(outcome: str = "success", kind: str = "TASKING", windows: int = 1) -> 
         uplifts=[],
         final_amount=200.0,
     )
+
+
+def test_an_order_items_integers_past_64_bits_are_kept_exactly() -> None:
+    """A position's height may be any JSON number; orjson writes none past 64 bits and
+    would read one back as a float."""
+    high = {
+        "type": "Polygon",
+        "coordinates": [[[*p, 2**70 + 1] for p in POLYGON["coordinates"][0]]],
+    }
+    spec = dataclasses.replace(_spec(), polygons=[high])
+    record = OrderRecord("default", "order-1", 1, "org", "sa", START, 0, specs_json([spec]))
+    assert specs_of(record)[0].polygons == [high]
 
 
 def _timeline(spec: ItemSpec, days: int = 80) -> list[tuple[str, tuple[str, ...]]]:

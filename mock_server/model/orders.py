@@ -190,11 +190,8 @@ class ItemSpec:
 
 
 def specs_of(record: OrderRecord) -> tuple[ItemSpec, ...]:
-    try:
-        items = orjson.loads(record.items)
-    except orjson.JSONDecodeError:  # an integer past 64 bits, written by the fallback below
-        items = json.loads(record.items)
-    return tuple(ItemSpec(**item) for item in items)
+    # the standard library's reader: orjson would read an integer past 64 bits as a float
+    return tuple(ItemSpec(**item) for item in json.loads(record.items))
 
 
 def specs_json(specs: Sequence[ItemSpec]) -> str:
